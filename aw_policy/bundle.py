@@ -1,0 +1,175 @@
+"""The bundle: a directory of deterministic artifacts plus ``manifest.json``.
+
+Byte-identical for identical inputs: JSON with sorted keys and LF endings, no
+timestamps, source paths relative to the bundle directory (so the working
+directory does not matter). Written atomically: the new bundle is built in a
+temporary sibling directory and swapped in with one rename, so a reader (or a
+crash) sees either the old bundle or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from aw_policy import __version__, ir, paths
+from aw_policy.diagnostics import Diagnostic, PolicyError, Span
+
+BUNDLE_FORMAT = "awpolicy.bundle/1"
+MANIFEST = "manifest.json"
+POLICY = "policy.json"
+
+
+def dumps(data) -> bytes:
+    """The one JSON encoding every artifact uses."""
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: str
+    kind: str
+    data: bytes
+
+
+#: A backend turns the merged policy and the reference binding into artifacts.
+Backend = Callable[[ir.Policy, dict[str, str]], Sequence[Artifact]]
+
+
+def ir_backend(policy: ir.Policy, reference: dict[str, str]) -> list[Artifact]:
+    return [Artifact(POLICY, "ir", dumps(policy.to_json()))]
+
+
+def backends() -> list[Backend]:
+    """Every backend, in a fixed order. Imported lazily: compile pays, run and lint do not."""
+    found: list[Backend] = [ir_backend]
+    return found
+
+
+def reference_params(policy: ir.Policy, given: dict[str, str]) -> dict[str, str]:
+    """The binding the compiler orders rules under: --param values, else documented defaults."""
+    values = policy.param_defaults()
+    values.update(given)
+    return dict(sorted(values.items()))
+
+
+def build(policy: ir.Policy, given_params: dict[str, str]) -> dict[str, bytes]:
+    """All files of a bundle, by relative path."""
+    reference = reference_params(policy, given_params)
+    try:
+        paths.resolve_params(reference)
+    except paths.PathError as exc:
+        raise PolicyError(Diagnostic("AWP020", f"reference binding: {exc}", Span("--param", 1, 1),
+                                     hint="pass --param NAME=VALUE for every parameter without a default")) from None
+    files: dict[str, bytes] = {}
+    artifacts = []
+    for backend in backends():
+        for artifact in backend(policy, reference):
+            files[artifact.path] = artifact.data
+            artifacts.append({"path": artifact.path, "kind": artifact.kind, "sha256": sha256(artifact.data)})
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "compiler": {"name": "awpolicy", "version": __version__},
+        "params": reference,
+        "targets": ["linux", "macos"],
+        "sources": [{"path": s.path, "scope": s.scope, "sha256": s.sha256} for s in policy.sources],
+        "artifacts": sorted(artifacts, key=lambda a: a["path"]),
+    }
+    files[MANIFEST] = dumps(manifest)
+    return dict(sorted(files.items()))
+
+
+# --------------------------------------------------------------------------- atomic write
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False when unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    if ctypes.get_errno() in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), str(b))
+
+
+def write_tree(out: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` as directory ``out``, replacing it atomically if it exists."""
+    out = out.absolute()
+    if out.exists() and not out.is_dir():
+        raise PolicyError(Diagnostic("AWP601", f"{out} exists and is not a directory", Span(str(out), 1, 1),
+                                     hint="choose another output path with -o"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        for rel, data in files.items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(target, 0o644)
+        os.chmod(tmp, 0o755)
+        if not out.exists():
+            os.rename(tmp, out)
+            return
+        if _exchange(tmp, out):
+            shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old bundle
+            return
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.rename(out, old)
+        os.rename(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_tree(directory: Path) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            files[path.relative_to(directory).as_posix()] = path.read_bytes()
+    return files
+
+
+def load_policy(bundle_dir: Path) -> tuple[dict, ir.Policy]:
+    """Read a bundle's manifest and IR (integrity is checked by ``verify``)."""
+    try:
+        manifest = json.loads((bundle_dir / MANIFEST).read_bytes())
+        if manifest.get("format") != BUNDLE_FORMAT:
+            raise PolicyError(Diagnostic(
+                "AWP602", f"bundle format {manifest.get('format')!r} is not {BUNDLE_FORMAT!r}",
+                Span(str(bundle_dir / MANIFEST), 1, 1),
+                hint="recompile the bundle with this version of awpolicy",
+            ))
+        policy = ir.Policy.from_json(json.loads((bundle_dir / POLICY).read_bytes()))
+    except FileNotFoundError as exc:
+        raise PolicyError(Diagnostic("AWP603", f"not a bundle: {Path(exc.filename).name} is missing",
+                                     Span(str(bundle_dir), 1, 1),
+                                     hint="pass the directory written by `awpolicy compile -o DIR`")) from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise PolicyError(Diagnostic("AWP604", f"bundle is damaged: {exc}", Span(str(bundle_dir), 1, 1),
+                                     hint="recompile the bundle")) from None
+    return manifest, policy

@@ -1,0 +1,405 @@
+"""The IR and the one decide() that defines what a policy means.
+
+Stdlib only, so the runtime can import it at launch without the compiler's
+dependencies. Every backend is compiled from this module's order and tested
+against :func:`decide`.
+
+A request is (operation, object): read/write/exec of a path, connect/bind to
+host:port, signal to a target, lookup of a mach name. Among the rules that
+match it, the winner is the maximum of
+
+1. tier: org ``enforce`` > project ``enforce`` > everything else;
+2. specificity: more fixed leading path components; at equal depth
+   literal > glob > subtree (hosts: exact name > wildcard > any);
+3. scope: session > user > project > org;
+4. effect: deny > prompt > allow.
+
+Class defaults take part as rules below every real rule's specificity, so
+they decide only when nothing else matches; with no default stated the
+built-in one is ``deny``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from aw_policy import paths
+
+SCOPE_RANK = {"org": 0, "project": 1, "user": 2, "session": 3}
+EFFECT_RANK = {"allow": 0, "prompt": 1, "deny": 2}
+OP_CLASS = {
+    "read": "fs", "write": "fs", "exec": "fs",
+    "connect": "net", "bind": "net",
+    "signal": "signal", "mach": "mach",
+}
+OPERATIONS = tuple(OP_CLASS)
+CLASSES = ("fs", "net", "signal", "mach")
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "ip6-localhost"})
+IR_FORMAT = "awpolicy.ir/1"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a rule came from: file, position and the scope of its layer."""
+
+    file: str
+    line: int
+    col: int
+    scope: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One normalized rule: one operation, one target."""
+
+    id: str
+    op: str  # read write exec connect bind signal mach, or "*" for a class default
+    cls: str
+    effect: str
+    kind: str  # subtree literal glob | host | signal | mach | default
+    pattern: str  # symbolic; normalized
+    scope: str
+    origin: Origin
+    enforce: bool = False
+    audit: bool = False
+
+    @property
+    def tier(self) -> int:
+        if not self.enforce:
+            return 0
+        return 2 if self.scope == "org" else 1
+
+    def describe(self) -> str:
+        mods = ("enforce " if self.enforce else "") + ("audit " if self.audit else "")
+        if self.kind == "default":
+            return f"{mods}default {self.effect} ({self.cls})"
+        kind = "" if self.kind in ("subtree", "host", "signal", "mach") else self.kind + " "
+        return f"{mods}{self.effect} {self.op} {kind}{json.dumps(self.pattern) if self.kind != 'signal' else self.pattern}"
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id, "op": self.op, "class": self.cls, "effect": self.effect,
+            "kind": self.kind, "pattern": self.pattern, "scope": self.scope,
+            "enforce": self.enforce, "audit": self.audit,
+            "origin": {"file": self.origin.file, "line": self.origin.line, "col": self.origin.col},
+        }
+
+    @staticmethod
+    def from_json(data: dict) -> "Rule":
+        o = data["origin"]
+        return Rule(
+            id=data["id"], op=data["op"], cls=data["class"], effect=data["effect"],
+            kind=data["kind"], pattern=data["pattern"], scope=data["scope"],
+            origin=Origin(o["file"], o["line"], o["col"], data["scope"]),
+            enforce=data["enforce"], audit=data["audit"],
+        )
+
+
+@dataclass(frozen=True)
+class ParamDecl:
+    name: str
+    default: str | None
+    origin: Origin | None  # None for built-ins
+
+
+@dataclass(frozen=True)
+class BranchSpec:
+    name: str
+    base: str
+    cow: bool
+    hide: tuple[str, ...]
+    readonly: tuple[str, ...]
+    on_exit: str
+    parent: str | None
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    path: str
+    scope: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The merged policy: every rule with its provenance, in merge order."""
+
+    rules: tuple[Rule, ...]
+    params: tuple[ParamDecl, ...] = ()
+    branches: tuple[BranchSpec, ...] = ()
+    env_set: tuple[tuple[str, str], ...] = ()
+    env_pass: tuple[str, ...] = ()
+    sources: tuple[SourceInfo, ...] = ()
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
+    def param_defaults(self) -> dict[str, str]:
+        values = dict(paths.REFERENCE_PARAMS)
+        for p in self.params:
+            if p.default is not None:
+                values[p.name] = p.default
+        return values
+
+    def to_json(self) -> dict:
+        return {
+            "format": IR_FORMAT,
+            "rules": [r.to_json() for r in self.rules],
+            "params": [
+                {"name": p.name, "default": p.default,
+                 "origin": None if p.origin is None else {"file": p.origin.file, "line": p.origin.line,
+                                                         "col": p.origin.col, "scope": p.origin.scope}}
+                for p in self.params
+            ],
+            "branches": [
+                {"name": b.name, "base": b.base, "cow": b.cow, "hide": list(b.hide),
+                 "readonly": list(b.readonly), "on_exit": b.on_exit, "parent": b.parent,
+                 "origin": {"file": b.origin.file, "line": b.origin.line, "col": b.origin.col,
+                            "scope": b.origin.scope}}
+                for b in self.branches
+            ],
+            "env": {"set": dict(self.env_set), "pass": list(self.env_pass)},
+        }
+
+    @staticmethod
+    def from_json(data: dict) -> "Policy":
+        if data.get("format") != IR_FORMAT:
+            raise ValueError(f"policy.json has format {data.get('format')!r}; this awpolicy reads {IR_FORMAT!r}")
+
+        def origin(o):
+            return None if o is None else Origin(o["file"], o["line"], o["col"], o["scope"])
+
+        return Policy(
+            rules=tuple(Rule.from_json(r) for r in data["rules"]),
+            params=tuple(ParamDecl(p["name"], p["default"], origin(p["origin"])) for p in data["params"]),
+            branches=tuple(
+                BranchSpec(b["name"], b["base"], b["cow"], tuple(b["hide"]), tuple(b["readonly"]),
+                           b["on_exit"], b["parent"], origin(b["origin"]))
+                for b in data["branches"]
+            ),
+            env_set=tuple(sorted(data["env"]["set"].items())),
+            env_pass=tuple(data["env"]["pass"]),
+        )
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True)
+class Request:
+    op: str
+    object: str
+
+    @property
+    def cls(self) -> str:
+        return OP_CLASS[self.op]
+
+
+@dataclass(frozen=True)
+class Decision:
+    effect: str
+    rule: Rule
+    beaten: tuple[Rule, ...]
+    request: Request
+
+    @property
+    def audit(self) -> bool:
+        return self.rule.audit
+
+    def to_json(self) -> dict:
+        return {
+            "request": {"op": self.request.op, "object": self.request.object},
+            "effect": self.effect,
+            "audit": self.audit,
+            "rule": self.rule.to_json(),
+            "beaten": [r.to_json() for r in self.beaten],
+        }
+
+
+class RequestError(ValueError):
+    pass
+
+
+def split_host_port(text: str) -> tuple[str, str]:
+    """'host:port' -> (host, port); IPv6 hosts are written in brackets: '[::1]:443'."""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0 or text[end + 1 : end + 2] != ":":
+            raise RequestError(f"{text!r}: write IPv6 as [address]:port")
+        return text[: end + 1].lower(), text[end + 2 :]
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise RequestError(f"{text!r} is not host:port; write e.g. \"localhost:8080\" or \"*.example.com:443\"")
+    return host.lower(), port
+
+
+def normalize_host(host: str) -> str:
+    host = host.lower().rstrip(".")
+    return "localhost" if host in LOOPBACK_NAMES else host
+
+
+def check_host_pattern(text: str) -> str:
+    """Validate and normalize a 'host:port' pattern; raises RequestError with a fix."""
+    host, port = split_host_port(text)
+    if port != "*":
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise RequestError(f"port {port!r} in {text!r} must be 1-65535 or *")
+        port = str(int(port))
+    if host != "*":
+        if "*" in host and not (host.startswith("*.") and "*" not in host[2:]):
+            raise RequestError(f"host {host!r}: a wildcard may only be a leading '*.' label")
+        name = host[2:] if host.startswith("*.") else host
+        if not re.fullmatch(r"\[[0-9a-f:.]+\]|[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?", name):
+            raise RequestError(f"host {host!r} is not a valid name or address")
+        host = normalize_host(host)
+    return f"{host}:{port}"
+
+
+def normalize_request(op: str, obj: str) -> Request:
+    if op not in OP_CLASS:
+        raise RequestError(f"unknown operation {op!r}; use one of {', '.join(OPERATIONS)}")
+    if OP_CLASS[op] == "fs":
+        try:
+            return Request(op, paths.normalize_request_path(obj))
+        except paths.PathError as exc:
+            raise RequestError(str(exc)) from None
+    if OP_CLASS[op] == "net":
+        host, port = split_host_port(obj)
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise RequestError(f"port {port!r} must be a number 1-65535")
+        return Request(op, f"{normalize_host(host)}:{int(port)}")
+    if op == "signal" and obj not in ("self", "children", "pgrp", "same-sandbox", "others"):
+        raise RequestError("signal target must be one of self, children, pgrp, same-sandbox, others")
+    return Request(op, obj)
+
+
+# --------------------------------------------------------------------------- binding
+
+
+@dataclass(frozen=True)
+class BoundRule:
+    rule: Rule
+    specificity: tuple
+    matcher: object  # callable(str) -> bool
+
+    def key(self, index: int) -> tuple:
+        r = self.rule
+        return (r.tier, self.specificity, SCOPE_RANK.get(r.scope, -1), EFFECT_RANK[r.effect], -index)
+
+
+def _host_matcher(pattern: str):
+    host, port = split_host_port(pattern)
+
+    def host_ok(h: str) -> bool:
+        if host == "*":
+            return True
+        if host.startswith("*."):
+            return h.endswith(host[1:])
+        return h == host
+
+    def match(obj: str) -> bool:
+        h, p = split_host_port(obj)
+        return host_ok(h) and (port == "*" or p == port)
+
+    host_rank = (0, 0) if host == "*" else (1, host.count(".")) if host.startswith("*.") else (2, 0)
+    return match, (*host_rank, 1 if port != "*" else 0)
+
+
+def _mach_matcher(pattern: str):
+    if pattern == "*":
+        return (lambda name: True), (0, 0)
+    if pattern.endswith("*"):
+        prefix = pattern[:-1]
+        return (lambda name: name.startswith(prefix)), (1, len(prefix))
+    return (lambda name: name == pattern), (2, 0)
+
+
+def _signal_matcher(pattern: str):
+    if pattern == "any":
+        return (lambda target: True), (0,)
+    return (lambda target: target == pattern), (1,)
+
+
+BUILTIN_DEFAULT_ORIGIN = Origin("<built-in>", 0, 0, "org")
+
+
+def builtin_default(cls: str) -> Rule:
+    return Rule(id=f"default-{cls}", op="*", cls=cls, effect="deny", kind="default", pattern="*",
+                scope="builtin", origin=BUILTIN_DEFAULT_ORIGIN)
+
+
+def bind_rule(rule: Rule, params: dict[str, str]) -> BoundRule:
+    if rule.kind == "default":
+        return BoundRule(rule, (-1,), lambda obj: True)
+    if rule.kind in ("subtree", "literal", "glob"):
+        bound = paths.bind_path(rule.kind, rule.pattern, params)
+        return BoundRule(rule, bound.specificity, bound.matches)
+    if rule.kind == "host":
+        match, spec = _host_matcher(rule.pattern)
+        return BoundRule(rule, spec, match)
+    if rule.kind == "mach":
+        match, spec = _mach_matcher(rule.pattern)
+        return BoundRule(rule, spec, match)
+    match, spec = _signal_matcher(rule.pattern)
+    return BoundRule(rule, spec, match)
+
+
+@dataclass(frozen=True)
+class BoundPolicy:
+    """A policy with parameters bound: rules grouped by operation, ready to decide."""
+
+    policy: Policy
+    params: dict[str, str]
+    by_op: dict[str, tuple[tuple[int, BoundRule], ...]] = field(default_factory=dict)
+
+
+def bind(policy: Policy, params: dict[str, str] | None = None) -> BoundPolicy:
+    """Bind parameters: given values override the policy's defaults and the reference ones."""
+    values = policy.param_defaults()
+    values.update(params or {})
+    resolved = paths.resolve_params(values)
+    by_op: dict[str, list[tuple[int, BoundRule]]] = {op: [] for op in OPERATIONS}
+    for cls in CLASSES:
+        for op in OPERATIONS:
+            if OP_CLASS[op] == cls:
+                by_op[op].append((-1, bind_rule(builtin_default(cls), resolved)))
+    for index, rule in enumerate(policy.rules):
+        bound = bind_rule(rule, resolved)
+        ops = [op for op in OPERATIONS if OP_CLASS[op] == rule.cls] if rule.op == "*" else [rule.op]
+        for op in ops:
+            by_op[op].append((index, bound))
+    return BoundPolicy(policy, resolved, {op: tuple(v) for op, v in by_op.items()})
+
+
+def ranked_matches(bound: BoundPolicy, request: Request) -> list[BoundRule]:
+    """Every rule matching the request, best first."""
+    hits = [(b.key(i), b) for i, b in bound.by_op[request.op] if b.matcher(request.object)]
+    hits.sort(key=lambda kb: kb[0], reverse=True)
+    return [b for _, b in hits]
+
+
+def decide(policy: Policy | BoundPolicy, request: Request, params: dict[str, str] | None = None) -> Decision:
+    """The effect of a request, the rule that decided it, and the rules it beat."""
+    bound = policy if isinstance(policy, BoundPolicy) else bind(policy, params)
+    ranked = ranked_matches(bound, request)
+    winner = ranked[0].rule
+    return Decision(winner.effect, winner, tuple(b.rule for b in ranked[1:]), request)
+
+
+def precedence_order(bound: BoundPolicy, rules: Iterable[Rule] | None = None) -> list[str]:
+    """Rule ids in ascending precedence under this binding (the order backends emit)."""
+    index = {r.id: i for i, r in enumerate(bound.policy.rules)}
+    chosen = list(rules) if rules is not None else list(bound.policy.rules)
+    keyed = [(bind_rule(r, bound.params).key(index[r.id]), r.id) for r in chosen]
+    keyed.sort()
+    return [rid for _, rid in keyed]

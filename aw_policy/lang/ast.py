@@ -1,0 +1,108 @@
+"""The policy AST: what both surface syntaxes (DSL and YAML) produce.
+
+Every node keeps the span it came from, so every later diagnostic can point at
+the user's text. Nodes are frozen pydantic models; ``same_shape`` compares two
+trees ignoring spans (the DSL and YAML forms of one policy are equal under it).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict
+
+from aw_policy.diagnostics import Span
+
+Effect = Literal["allow", "deny", "prompt"]
+Scope = Literal["org", "project", "user", "session"]
+Access = Literal["read", "write", "exec"]
+NetOp = Literal["connect", "bind"]
+PathKind = Literal["subtree", "literal", "glob"]
+RuleClass = Literal["all", "fs", "net", "signal", "mach"]
+OnExit = Literal["keep", "discard", "snapshot"]
+
+SCOPES: tuple[str, ...] = ("org", "project", "user", "session")
+SIGNAL_TARGETS: tuple[str, ...] = ("self", "children", "pgrp", "same-sandbox", "others", "any")
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    span: Span
+
+
+class Target(Node):
+    """A path (subtree, literal, glob), a host:port, a signal target or a mach name."""
+
+    kind: Literal["subtree", "literal", "glob", "host", "signal", "mach"]
+    value: str
+
+
+class Rule(Node):
+    cls: Literal["fs", "net", "signal", "mach"]
+    effect: Effect
+    ops: tuple[str, ...]  # fs: read/write/exec; net: connect/bind; signal: signal; mach: lookup
+    targets: tuple[Target, ...]
+    enforce: bool = False
+    audit: bool = False
+
+
+class Default(Node):
+    cls: RuleClass
+    effect: Effect
+
+
+class Include(Node):
+    target: str
+
+
+class Param(Node):
+    name: str
+    default: Optional[str] = None
+
+
+class Branch(Node):
+    name: str
+    base: Optional[str] = None
+    cow: bool = False
+    hide: tuple[Target, ...] = ()
+    readonly: tuple[Target, ...] = ()
+    on_exit: OnExit = "discard"
+    parent: Optional[str] = None
+
+
+class EnvSet(Node):
+    name: str
+    value: str
+
+
+class EnvPass(Node):
+    name: str
+
+
+Statement = Union[Rule, Default, Include, Param, Branch, EnvSet, EnvPass]
+
+
+class PolicyFile(Node):
+    """One parsed source file, statements in source order."""
+
+    path: str
+    scope: Optional[Scope] = None
+    scope_span: Optional[Span] = None
+    statements: tuple[Statement, ...] = ()
+
+
+def strip_spans(value):
+    """A span-free plain-data view of an AST value, for comparing two syntaxes."""
+    if isinstance(value, BaseModel):
+        return {
+            key: strip_spans(getattr(value, key))
+            for key in type(value).model_fields
+            if key not in ("span", "scope_span", "path")
+        } | {"node": type(value).__name__}
+    if isinstance(value, (tuple, list)):
+        return [strip_spans(v) for v in value]
+    return value
+
+
+def same_shape(a: PolicyFile, b: PolicyFile) -> bool:
+    return strip_spans(a) == strip_spans(b)
