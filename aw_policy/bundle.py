@@ -52,10 +52,16 @@ def ir_backend(policy: ir.Policy, reference: dict[str, str]) -> list[Artifact]:
     return [Artifact(POLICY, "ir", dumps(policy.to_json()))]
 
 
+#: Backend modules, each exposing ``render(policy, reference) -> list[Artifact]``.
+#: Listed explicitly: a missing backend is an installation error, never skipped.
+BACKEND_MODULES: tuple[str, ...] = ()
+
+
 def backends() -> list[Backend]:
     """Every backend, in a fixed order. Imported lazily: compile pays, run and lint do not."""
-    found: list[Backend] = [ir_backend]
-    return found
+    import importlib
+
+    return [ir_backend] + [importlib.import_module(name).render for name in BACKEND_MODULES]
 
 
 def reference_params(policy: ir.Policy, given: dict[str, str]) -> dict[str, str]:
