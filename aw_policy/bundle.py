@@ -28,9 +28,28 @@ MANIFEST = "manifest.json"
 POLICY = "policy.json"
 
 
+def _compact(value) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+
+
 def dumps(data) -> bytes:
-    """The one JSON encoding every artifact uses."""
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    """The one JSON encoding every artifact uses: sorted keys, LF, UTF-8.
+
+    A top-level object gets one key per line and each list one item per line,
+    so diffs of golden bundles read rule by rule; items are written by the C
+    encoder, which keeps a 10,000-rule IR fast to write."""
+    if not isinstance(data, dict):
+        return (_compact(data) + "\n").encode("utf-8")
+    lines = []
+    for key in sorted(data):
+        value = data[key]
+        head = f"  {_compact(key)}: "
+        if isinstance(value, list) and value:
+            items = ",\n".join("    " + _compact(item) for item in value)
+            lines.append(head + "[\n" + items + "\n  ]")
+        else:
+            lines.append(head + _compact(value))
+    return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
 
 
 def sha256(data: bytes) -> str:

@@ -143,12 +143,12 @@ def _build_policy(units: list[Unit], sources: list[tuple[Source, str]]) -> ir.Po
                     continue
                 for op in st.ops:
                     add_rule(
-                        op="mach" if st.cls == "mach" else op, cls=st.cls, effect=st.effect,
+                        op="mach" if st.section == "mach" else op, cls=st.section, effect=st.effect,
                         kind=target.kind, pattern=pattern, scope=scope,
                         origin=_origin(target.span, scope), enforce=st.enforce, audit=st.audit,
                     )
         elif isinstance(st, ast.Default):
-            for cls in (ir.CLASSES if st.cls == "all" else (st.cls,)):
+            for cls in (ir.CLASSES if st.section == "all" else (st.section,)):
                 add_rule(op="*", cls=cls, effect=st.effect, kind="default", pattern="*",
                          scope=scope, origin=_origin(st.span, scope))
         elif isinstance(st, ast.Param):

@@ -38,7 +38,7 @@ class Target(Node):
 
 
 class Rule(Node):
-    cls: Literal["fs", "net", "signal", "mach"]
+    section: Literal["fs", "net", "signal", "mach"]
     effect: Effect
     ops: tuple[str, ...]  # fs: read/write/exec; net: connect/bind; signal: signal; mach: lookup
     targets: tuple[Target, ...]
@@ -47,7 +47,7 @@ class Rule(Node):
 
 
 class Default(Node):
-    cls: RuleClass
+    section: RuleClass
     effect: Effect
 
 

@@ -6,7 +6,7 @@ import json
 import re
 from functools import lru_cache
 
-from lark import Lark, Token, Transformer, Tree, v_args
+from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from aw_policy.diagnostics import Diagnostic, PolicyError, Span, did_you_mean
@@ -34,9 +34,23 @@ _TERMINAL_WORDS = {
 
 
 @lru_cache(maxsize=1)
+def _grammar() -> str:
+    return resource_path("grammar", "awpolicy.lark").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
 def _parser() -> Lark:
-    grammar = resource_path("grammar", "awpolicy.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+    """The parser used for error reporting and terminal names."""
+    return Lark(_grammar(), parser="lalr", maybe_placeholders=False, cache=True)
+
+
+@lru_cache(maxsize=1)
+def _building_parser() -> tuple[Lark, "_Build"]:
+    """A parser that builds the AST while parsing (no intermediate tree): fast on big policies.
+
+    Lark's cache keeps the LALR tables between processes, which is most of a cold start."""
+    builder = _Build("<policy>")
+    return Lark(_grammar(), parser="lalr", maybe_placeholders=False, transformer=builder, cache=True), builder
 
 
 def _expected_words(expected: set[str]) -> list[str]:
@@ -137,15 +151,24 @@ def _token_span(token: Token, path: str) -> Span:
     return Span(path, token.line or 1, token.column or 1, token.end_line, token.end_column)
 
 
-def _tree_span(tree: Tree, path: str) -> Span:
-    meta = tree.meta
-    if getattr(meta, "empty", True):
-        return Span(path, 1, 1)
-    return Span(path, meta.line, meta.column, meta.end_line, meta.end_column)
+def _span_between(first: Token, last: Token, path: str) -> Span:
+    return Span(path, first.line, first.column, last.end_line, last.end_column)
+
+
+def _last_token(item) -> Token:
+    if isinstance(item, Token):
+        return item
+    if isinstance(item, ast.Target):
+        return item._last
+    return item[-1]
 
 
 class _Build(Transformer):
-    """Parse tree -> AST nodes. Only shape-building here; meaning is checked later."""
+    """Parse callbacks -> AST nodes, run inside the LALR parser (no parse tree is built).
+
+    Only shape-building here; meaning (paths, hosts, params, scopes) is checked in merge.
+    Nodes are built with ``model_construct``: the grammar already guarantees their types.
+    """
 
     def __init__(self, path: str):
         super().__init__(visit_tokens=False)
@@ -154,71 +177,66 @@ class _Build(Transformer):
     def _s(self, token: Token) -> str:
         return _decode_string(token, self.path)
 
+    def _target(self, kind: str, token: Token) -> ast.Target:
+        node = ast.Target.model_construct(span=_token_span(token, self.path), kind=kind, value=self._s(token))
+        object.__setattr__(node, "_last", token)
+        return node
+
     # -- targets -------------------------------------------------------------
-    @v_args(tree=True)
-    def subtree(self, tree: Tree) -> ast.Target:
-        return ast.Target(span=_token_span(tree.children[-1], self.path), kind="subtree",
-                          value=self._s(tree.children[-1]))
+    def subtree(self, children):
+        return self._target("subtree", children[-1])
 
-    @v_args(tree=True)
-    def literal(self, tree: Tree) -> ast.Target:
-        return ast.Target(span=_token_span(tree.children[-1], self.path), kind="literal",
-                          value=self._s(tree.children[-1]))
+    def literal(self, children):
+        return self._target("literal", children[-1])
 
-    @v_args(tree=True)
-    def glob(self, tree: Tree) -> ast.Target:
-        return ast.Target(span=_token_span(tree.children[-1], self.path), kind="glob",
-                          value=self._s(tree.children[-1]))
+    def glob(self, children):
+        return self._target("glob", children[-1])
 
     # -- rules ---------------------------------------------------------------
-    def modifiers(self, children: list[Token]) -> tuple[bool, bool]:
-        words = [str(c) for c in children]
-        return ("enforce" in words, "audit" in words)
+    def modifiers(self, children: list[Token]) -> list[Token]:
+        return children
 
     def accesses(self, children: list[Token]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(str(c) for c in children))
 
     net_ops = accesses
 
-    def _rule(self, tree: Tree, cls: str, ops, targets) -> ast.Rule:
-        enforce, audit = tree.children[0]
-        return ast.Rule(
-            span=_tree_span(tree, self.path), cls=cls, effect=str(tree.children[1]),
-            ops=tuple(ops), targets=tuple(targets), enforce=enforce, audit=audit,
+    def _rule(self, children, cls: str, ops, targets) -> ast.Rule:
+        modifiers, effect = children[0], children[1]
+        words = {str(m) for m in modifiers}
+        first = modifiers[0] if modifiers else effect
+        last = targets[-1]._last if targets and isinstance(targets[-1], ast.Target) else effect
+        return ast.Rule.model_construct(
+            span=_span_between(first, last, self.path), section=cls, effect=str(effect), ops=tuple(ops),
+            targets=tuple(targets), enforce="enforce" in words, audit="audit" in words,
         )
 
-    @v_args(tree=True)
-    def fs_rule(self, tree: Tree) -> ast.Rule:
-        return self._rule(tree, "fs", tree.children[2], tree.children[3:])
+    def fs_rule(self, children) -> ast.Rule:
+        return self._rule(children, "fs", children[2], children[3:])
 
-    @v_args(tree=True)
-    def exec_rule(self, tree: Tree) -> ast.Rule:
-        return self._rule(tree, "fs", ("exec",), tree.children[2:])
+    def exec_rule(self, children) -> ast.Rule:
+        return self._rule(children, "fs", ("exec",), children[2:])
 
-    @v_args(tree=True)
-    def net_rule(self, tree: Tree) -> ast.Rule:
-        targets = [ast.Target(span=_token_span(t, self.path), kind="host", value=self._s(t))
-                   for t in tree.children[3:]]
-        return self._rule(tree, "net", tree.children[2], targets)
+    def net_rule(self, children) -> ast.Rule:
+        return self._rule(children, "net", children[2], [self._target("host", t) for t in children[3:]])
 
-    @v_args(tree=True)
-    def signal_rule(self, tree: Tree) -> ast.Rule:
-        targets = [ast.Target(span=_token_span(t, self.path), kind="signal", value=str(t))
-                   for t in tree.children[2:]]
-        return self._rule(tree, "signal", ("signal",), targets)
+    def signal_rule(self, children) -> ast.Rule:
+        targets = []
+        for t in children[2:]:
+            node = ast.Target.model_construct(span=_token_span(t, self.path), kind="signal", value=str(t))
+            object.__setattr__(node, "_last", t)
+            targets.append(node)
+        return self._rule(children, "signal", ("signal",), targets)
 
-    @v_args(tree=True)
-    def mach_rule(self, tree: Tree) -> ast.Rule:
-        targets = [ast.Target(span=_token_span(t, self.path), kind="mach", value=self._s(t))
-                   for t in tree.children[2:]]
-        return self._rule(tree, "mach", ("lookup",), targets)
+    def mach_rule(self, children) -> ast.Rule:
+        return self._rule(children, "mach", ("lookup",), [self._target("mach", t) for t in children[2:]])
 
     # -- blocks --------------------------------------------------------------
     def _block(self, cls: str, children: list) -> list:
         out = []
         for child in children:
-            if isinstance(child, ast.Default) and child.cls == "all":
-                child = child.model_copy(update={"cls": cls})
+            if isinstance(child, ast.Default) and child.section == "all":
+                child = ast.Default.model_construct(span=child.span, section=cls, effect=child.effect)
             if isinstance(child, ast.Node):
                 out.append(child)
         return out
@@ -239,28 +257,25 @@ class _Build(Transformer):
         return self._block("mach", children)
 
     # -- top-level statements -------------------------------------------------
-    @v_args(tree=True)
-    def scope_stmt(self, tree: Tree):
-        return ("scope", str(tree.children[0]), _token_span(tree.children[0], self.path))
+    def scope_stmt(self, children):
+        return ("scope", str(children[0]), _token_span(children[0], self.path))
 
-    @v_args(tree=True)
-    def default_stmt(self, tree: Tree) -> ast.Default:
-        return ast.Default(span=_tree_span(tree, self.path), cls="all", effect=str(tree.children[0]))
+    def default_stmt(self, children) -> ast.Default:
+        return ast.Default.model_construct(span=_span_between(children[0], children[1], self.path),
+                                           section="all", effect=str(children[1]))
 
-    @v_args(tree=True)
-    def include_stmt(self, tree: Tree) -> ast.Include:
-        return ast.Include(span=_token_span(tree.children[0], self.path),
-                           target=self._s(tree.children[0]))
+    def include_stmt(self, children) -> ast.Include:
+        return ast.Include.model_construct(span=_token_span(children[0], self.path), target=self._s(children[0]))
 
-    @v_args(tree=True)
-    def param_stmt(self, tree: Tree) -> ast.Param:
-        default = self._s(tree.children[1]) if len(tree.children) > 1 else None
-        return ast.Param(span=_tree_span(tree, self.path), name=str(tree.children[0]), default=default)
+    def param_stmt(self, children) -> ast.Param:
+        default = self._s(children[2]) if len(children) > 2 else None
+        return ast.Param.model_construct(span=_span_between(children[0], children[-1], self.path),
+                                         name=str(children[1]), default=default)
 
-    @v_args(tree=True)
-    def branch_block(self, tree: Tree) -> ast.Branch:
-        fields: dict = {"hide": (), "readonly": ()}
-        for item in tree.children[1:]:
+    def branch_block(self, children) -> ast.Branch:
+        fields: dict = {"base": None, "cow": False, "hide": (), "readonly": (), "on_exit": "discard",
+                        "parent": None}
+        for item in children[2:]:
             if not isinstance(item, tuple):
                 continue
             key, value = item
@@ -268,7 +283,8 @@ class _Build(Transformer):
                 fields[key] = fields[key] + tuple(value)
             else:
                 fields[key] = value
-        return ast.Branch(span=_tree_span(tree, self.path), name=self._s(tree.children[0]), **fields)
+        return ast.Branch.model_construct(span=_span_between(children[0], children[1], self.path),
+                                          name=self._s(children[1]), **fields)
 
     def branch_base(self, children):
         return ("base", self._s(children[0]))
@@ -289,15 +305,17 @@ class _Build(Transformer):
         return ("parent", self._s(children[0]))
 
     def env_block(self, children):
-        return [c for c in children if isinstance(c, ast.Node) or isinstance(c, list)]
+        return [c for c in children if isinstance(c, (ast.Node, list))]
 
-    @v_args(tree=True)
-    def env_set(self, tree: Tree) -> ast.EnvSet:
-        return ast.EnvSet(span=_tree_span(tree, self.path), name=str(tree.children[0]),
-                          value=self._s(tree.children[1]))
+    def env_set(self, children) -> ast.EnvSet:
+        return ast.EnvSet.model_construct(span=_span_between(children[0], children[1], self.path),
+                                          name=str(children[0]), value=self._s(children[1]))
 
     def env_pass(self, children: list[Token]) -> list[ast.EnvPass]:
-        return [ast.EnvPass(span=_token_span(t, self.path), name=str(t)) for t in children]
+        return [ast.EnvPass.model_construct(span=_token_span(t, self.path), name=str(t)) for t in children]
+
+    def start(self, children):
+        return children
 
 
 def _flatten(items) -> list:
@@ -313,20 +331,13 @@ def _flatten(items) -> list:
 def parse_dsl(text: str, path: str) -> ast.PolicyFile:
     """Parse DSL text. Raises PolicyError with located diagnostics on any problem."""
     try:
-        tree = _parser().parse(text)
+        parser, builder = _building_parser()
+        builder.path = path
+        items = _flatten(parser.parse(text))
     except UnexpectedInput as exc:
         raise PolicyError(_syntax_error(exc, text, path)) from None
     except RecursionError:
         raise PolicyError(Diagnostic("AWP001", "input is nested too deeply", Span(path, 1, 1))) from None
-    try:
-        items = _flatten(_Build(path).transform(tree).children)
-    except PolicyError:
-        raise
-    except Exception as exc:  # lark wraps errors raised inside the transformer
-        inner = getattr(exc, "orig_exc", exc)
-        if isinstance(inner, PolicyError):
-            raise inner from None
-        raise
     scope = scope_span = None
     statements = []
     for item in items:

@@ -183,10 +183,10 @@ def _build(data: dict, conv: _Converter) -> ast.PolicyFile:
 
     default = data.get("default")
     if isinstance(default, str):
-        statements.append(ast.Default(span=at("default"), cls="all", effect=default))
+        statements.append(ast.Default(span=at("default"), section="all", effect=default))
     elif isinstance(default, dict):
         for cls, effect in default.items():
-            statements.append(ast.Default(span=at("default", cls), cls=cls, effect=effect))
+            statements.append(ast.Default(span=at("default", cls), section=cls, effect=effect))
     for i, name in enumerate(data.get("include", [])):
         statements.append(ast.Include(span=at("include", i), target=name))
     for name, value in (data.get("params") or {}).items():
@@ -222,7 +222,7 @@ def _build(data: dict, conv: _Converter) -> ast.PolicyFile:
                     hint="add 'paths:' (or literal/glob) for fs rules, 'hosts:' for net rules",
                 ))
             statements.append(ast.Rule(
-                span=at(*base), cls=cls, effect=effect, ops=ops, targets=tuple(tgts),
+                span=at(*base), section=cls, effect=effect, ops=ops, targets=tuple(tgts),
                 enforce=bool(item.get("enforce", False)), audit=bool(item.get("audit", False)),
             ))
     for name, spec in (data.get("branch") or {}).items():

@@ -1,0 +1,3 @@
+from aw_policy.cli import run
+
+run()

@@ -1,0 +1,124 @@
+"""Both surface syntaxes produce the same AST, construct by construct, with spans kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from aw_policy.lang import ast
+from aw_policy.lang.dsl import parse_dsl
+from aw_policy.lang.yaml_loader import parse_yaml
+
+# Each case: one construct written in the DSL and in YAML.
+CASES = {
+    "scope-and-default": (
+        'scope org\ndefault deny\n',
+        "scope: org\ndefault: deny\n",
+    ),
+    "class-defaults": (
+        "fs { default prompt }\nnet { default allow }\n",
+        "default:\n  fs: prompt\n  net: allow\n",
+    ),
+    "fs-subtree-literal-glob": (
+        'fs { allow read,write "/usr" literal "/etc/hosts" glob "${WORKSPACE}/**/*.py" }\n',
+        'fs:\n  - allow: [read, write]\n    paths: ["/usr"]\n    literal: ["/etc/hosts"]\n'
+        '    glob: ["${WORKSPACE}/**/*.py"]\n',
+    ),
+    "fs-enforce-audit": (
+        'fs { enforce audit deny read "~/.ssh" }\n',
+        'fs:\n  - deny: read\n    paths: ["~/.ssh"]\n    enforce: true\n    audit: true\n',
+    ),
+    "fs-prompt-exec": (
+        'fs { prompt exec "/opt/tools" }\n',
+        'fs:\n  - prompt: exec\n    paths: ["/opt/tools"]\n',
+    ),
+    "exec-block": (
+        'exec { allow "/usr/bin" "/bin" }\nexec { prompt "*" }\n',
+        'exec:\n  - allow: ["/usr/bin", "/bin"]\n  - prompt: "*"\n',
+    ),
+    "net-connect-bind": (
+        'net { allow connect,bind "localhost:*"; prompt connect "*.github.com:443" }\n',
+        'net:\n  - allow: [connect, bind]\n    hosts: ["localhost:*"]\n'
+        '  - prompt: connect\n    hosts: ["*.github.com:443"]\n',
+    ),
+    "signal": (
+        "signal { allow same-sandbox children; deny others }\n",
+        "signal:\n  - allow: [same-sandbox, children]\n  - deny: others\n",
+    ),
+    "mach": (
+        'mach { allow "com.apple.SecurityServer" "com.apple.cfprefsd.*" }\n',
+        'mach:\n  - allow: ["com.apple.SecurityServer", "com.apple.cfprefsd.*"]\n',
+    ),
+    "include-and-params": (
+        'include "linux-base"\ninclude "./more.awp"\nparam CACHE = "${HOME}/.cache"\nparam TOKEN_DIR\n',
+        'include: ["linux-base", "./more.awp"]\nparams:\n  CACHE: "${HOME}/.cache"\n  TOKEN_DIR: null\n',
+    ),
+    "branch": (
+        'branch "agent" { base "${WORKSPACE}"; cow; hide "${WORKSPACE}/.env"; '
+        'readonly "${WORKSPACE}/.git/hooks"; on-exit keep; parent "main" }\n',
+        'branch:\n  agent:\n    base: "${WORKSPACE}"\n    cow: true\n    hide: ["${WORKSPACE}/.env"]\n'
+        '    readonly: ["${WORKSPACE}/.git/hooks"]\n    on_exit: keep\n    parent: main\n',
+    ),
+    "env": (
+        'env { HOME = "${WORKSPACE}/.awpolicy/home"; pass GITHUB_TOKEN LANG }\n',
+        'env:\n  set:\n    HOME: "${WORKSPACE}/.awpolicy/home"\n  pass: [GITHUB_TOKEN, LANG]\n',
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_dsl_and_yaml_give_the_same_ast(name):
+    dsl, yaml_text = CASES[name]
+    a = parse_dsl(dsl, "case.awp")
+    b = parse_yaml(yaml_text, "case.awp.yaml")
+    assert a.statements, "the case must produce statements"
+    assert ast.strip_spans(a) == ast.strip_spans(b)
+
+
+def test_every_construct_is_covered_by_a_case():
+    kinds = set()
+    for dsl, _ in CASES.values():
+        f = parse_dsl(dsl, "x.awp")
+        for st in f.statements:
+            kinds.add(type(st).__name__)
+            if isinstance(st, ast.Rule):
+                kinds.add(f"{st.section}:{st.effect}")
+                kinds.update(f"target:{t.kind}" for t in st.targets)
+                kinds.update(f"op:{op}" for op in st.ops)
+                kinds.update(m for m, on in (("enforce", st.enforce), ("audit", st.audit)) if on)
+    expected = {
+        "Rule", "Default", "Include", "Param", "Branch", "EnvSet", "EnvPass",
+        "fs:allow", "fs:deny", "fs:prompt", "net:allow", "net:prompt", "signal:allow", "signal:deny",
+        "mach:allow", "target:subtree", "target:literal", "target:glob", "target:host",
+        "target:signal", "target:mach", "op:read", "op:write", "op:exec", "op:connect", "op:bind",
+        "enforce", "audit",
+    }
+    assert expected <= kinds, expected - kinds
+
+
+def test_spans_point_at_the_text():
+    text = 'scope project\nfs {\n  allow read "/usr"\n  deny write glob "/x/**"\n}\n'
+    f = parse_dsl(text, "p.awp")
+    deny = f.statements[1]
+    assert (deny.span.line, deny.span.col) == (4, 3)
+    target = deny.targets[0]
+    assert (target.span.line, target.span.col) == (4, 19)
+    assert text.splitlines()[3][target.span.col - 1 :].startswith('"/x/**"')
+    assert (f.scope, f.scope_span.line, f.scope_span.col) == ("project", 1, 7)
+
+
+def test_yaml_spans_point_at_the_values():
+    text = 'scope: user\nfs:\n  - allow: read\n    paths:\n      - "/usr"\n      - "/opt"\n'
+    f = parse_yaml(text, "u.awp.yaml")
+    rule = f.statements[0]
+    assert [(t.span.line, t.span.col) for t in rule.targets] == [(5, 9), (6, 9)]
+
+
+def test_strings_decode_escapes():
+    f = parse_dsl(r'fs { allow read "/a\"b\\c" }', "e.awp")
+    assert f.statements[0].targets[0].value == '/a"b\\c'
+
+
+def test_semicolons_and_newlines_are_interchangeable():
+    one = parse_dsl('net { allow connect "a.b:1"; deny bind "localhost:2" }', "a.awp")
+    two = parse_dsl('net {\n  allow connect "a.b:1"\n  deny bind "localhost:2"\n}\n', "b.awp")
+    assert ast.strip_spans(one) == ast.strip_spans(two)
