@@ -26,6 +26,7 @@ from aw_policy.diagnostics import Diagnostic, PolicyError, Span
 BUNDLE_FORMAT = "awpolicy.bundle/1"
 MANIFEST = "manifest.json"
 POLICY = "policy.json"
+SIGNATURE = "manifest.sig"
 
 
 def _compact(value) -> str:
@@ -90,8 +91,9 @@ def reference_params(policy: ir.Policy, given: dict[str, str]) -> dict[str, str]
     return dict(sorted(values.items()))
 
 
-def build(policy: ir.Policy, given_params: dict[str, str]) -> dict[str, bytes]:
-    """All files of a bundle, by relative path."""
+def build(policy: ir.Policy, given_params: dict[str, str], signing_key=None) -> dict[str, bytes]:
+    """All files of a bundle, by relative path; with ``signing_key`` (see :func:`load_signing_key`)
+    also ``manifest.sig``, so the signature is written in the same atomic swap as the rest."""
     reference = reference_params(policy, given_params)
     try:
         paths.resolve_params(reference)
@@ -113,6 +115,8 @@ def build(policy: ir.Policy, given_params: dict[str, str]) -> dict[str, bytes]:
         "artifacts": sorted(artifacts, key=lambda a: a["path"]),
     }
     files[MANIFEST] = dumps(manifest)
+    if signing_key is not None:
+        files[SIGNATURE] = sign_manifest(signing_key, files[MANIFEST])
     return dict(sorted(files.items()))
 
 
@@ -156,10 +160,17 @@ def write_tree(out: Path, files: dict[str, bytes]) -> None:
                 os.fsync(fh.fileno())
             os.chmod(target, 0o644)
         os.chmod(tmp, 0o755)
+        _fsync_dir(tmp)
         if not out.exists():
-            os.rename(tmp, out)
-            return
+            try:
+                os.rename(tmp, out)
+                _fsync_dir(out.parent)
+                return
+            except OSError as exc:  # another compile created it meanwhile: swap instead
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
         if _exchange(tmp, out):
+            _fsync_dir(out.parent)
             shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old bundle
             return
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
@@ -169,6 +180,119 @@ def write_tree(out: Path, files: dict[str, bytes]) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a directory's entries durable (best effort where directories cannot be fsynced)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- signing
+# ed25519 over the exact manifest.json bytes; the manifest lists every artifact's
+# sha256, so the signature covers the bundle. The .sig format lives in
+# aw_runtime.verify, next to the code that checks it. cryptography is imported
+# only here, only when a key is involved.
+
+
+def _key_error(path, message: str, hint: str) -> PolicyError:
+    return PolicyError(Diagnostic("AWP629", message, Span(str(path), 1, 1), hint=hint))
+
+
+def load_signing_key(path: str | os.PathLike):
+    """The ed25519 private key in PEM (PKCS8) file ``path``, or a PolicyError saying what is wrong."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    hint = "pass the PEM private key written by `awpolicy keygen PRIVATE PUBLIC` (-----BEGIN PRIVATE KEY-----)"
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(64 << 10)
+    except OSError as exc:
+        raise _key_error(path, f"cannot read signing key: {exc.strerror or exc}", hint) from None
+    if b"PUBLIC KEY-----" in data:
+        raise _key_error(path, "this is a public key; signing takes the private key", hint)
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise _key_error(path, "signing key is encrypted; awpolicy reads unencrypted PKCS8 keys",
+                         "decrypt it (`openssl pkey -in KEY -out PLAIN`) or create one with `awpolicy keygen`") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise _key_error(path, "not a PEM private key", hint) from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise _key_error(path, f"is a {type(key).__name__.lstrip('_')} key; awpolicy signs with ed25519",
+                         "generate an ed25519 key pair with `awpolicy keygen PRIVATE PUBLIC`")
+    return key
+
+
+def _raw_public(key) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def sign_manifest(key, manifest: bytes) -> bytes:
+    """The bytes of ``manifest.sig`` for ``manifest`` (deterministic)."""
+    from aw_runtime.verify import encode_signature
+
+    return encode_signature(key.sign(manifest), _raw_public(key))
+
+
+def key_fingerprint(key) -> str:
+    from aw_runtime.verify import fingerprint
+
+    return fingerprint(_raw_public(key))
+
+
+def write_keypair(private_path: Path, public_path: Path) -> str:
+    """Generate an ed25519 key pair into two new PEM files; return the fingerprint.
+
+    Each file is written to a temporary sibling (the private one created 0600)
+    and linked into place, so it appears complete or not at all and an existing
+    file is never overwritten.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    for path in (private_path, public_path):
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "exists; refusing to overwrite a key", str(path))
+    _write_new(private_path, private, 0o600)
+    try:
+        _write_new(public_path, public, 0o644)
+    except BaseException:
+        os.unlink(private_path)
+        raise
+    return key_fingerprint(key)
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    path = Path(path).absolute()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)  # created 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), mode)
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, path)  # atomic, and fails if path exists
+    finally:
+        os.unlink(tmp)
+    _fsync_dir(path.parent)
 
 
 def read_tree(directory: Path) -> dict[str, bytes]:

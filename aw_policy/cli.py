@@ -66,7 +66,30 @@ param_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Subcommands that live in their own module under aw_policy.commands, loaded
+#: only when invoked (or listed by --help): each area of the tool owns one
+#: module, and a launch never imports the linter, nor a lint the runtime.
+LAZY_COMMANDS: dict[str, str] = {
+    "lint": "aw_policy.commands.lint:lint_cmd",
+    "verify": "aw_policy.commands.integrity:verify_cmd",
+    "keygen": "aw_policy.commands.integrity:keygen_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name in LAZY_COMMANDS:
+            import importlib
+
+            module, _, attr = LAZY_COMMANDS[name].partition(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="awpolicy", message="%(prog)s %(version)s")
 def main() -> None:
     """awpolicy: one declarative sandbox policy for AI coding agents.
@@ -99,16 +122,24 @@ def _load(sources: tuple[str, ...], bundle: str | None):
 @click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False),
               help="Bundle directory to write (replaced atomically).")
 @param_option
-def compile_cmd(sources: tuple[str, ...], output: str, params: dict[str, str]) -> None:
+@click.option("--sign", "sign_key", type=click.Path(dir_okay=False), metavar="PRIVATE_KEY",
+              help="Sign the bundle with this ed25519 PEM private key (writes manifest.sig).")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 with a diff if OUTPUT differs from a fresh compile (golden drift).")
+def compile_cmd(sources: tuple[str, ...], output: str, params: dict[str, str], sign_key: str | None,
+                check: bool) -> None:
     """Compile policy SOURCES (any scopes) into a bundle directory."""
     from aw_policy.bundle import build, write_tree
     from aw_policy.diagnostics import PolicyError
     from aw_policy.merge import compile_sources, display_relative_to
 
     out = Path(output)
+    signing_key = _signing_key(sign_key) if sign_key else None
     try:
         merged = compile_sources(sources, display_for=display_relative_to(out.absolute()))
-        files = build(merged.policy, params)
+        files = build(merged.policy, params, signing_key)
+        if check:
+            sys.exit(_check_drift(out, files))
         write_tree(out, files)
     except PolicyError as exc:
         # Diagnostics name files relative to the bundle; re-run for cwd-relative names.
@@ -120,6 +151,36 @@ def compile_cmd(sources: tuple[str, ...], output: str, params: dict[str, str]) -
     except OSError as exc:
         raise InputError(f"awpolicy: cannot write bundle {output}: {exc.strerror or exc}\n") from None
     click.echo(f"wrote {output} ({len(files)} files, {len(merged.policy.rules)} rules)")
+    if signing_key is not None:
+        from aw_policy.bundle import key_fingerprint
+
+        click.echo(f"signed by {key_fingerprint(signing_key)}")
+
+
+def _check_drift(out: Path, fresh: dict[str, bytes]) -> int:
+    """Compare a committed bundle with a fresh compile; print a unified diff of what differs."""
+    import difflib
+
+    from aw_policy.bundle import SIGNATURE, read_tree
+
+    committed = read_tree(out) if out.is_dir() else {}
+    committed.pop(SIGNATURE, None)  # a signature is made by the org's key, not by compile
+    fresh = {k: v for k, v in fresh.items() if k != SIGNATURE}
+    if committed == fresh:
+        click.echo(f"{out}: up to date ({len(fresh)} files)")
+        return EXIT_OK
+    for name in sorted(committed.keys() | fresh.keys()):
+        old, new = committed.get(name), fresh.get(name)
+        if old == new:
+            continue
+        old_lines = old.decode("utf-8", "replace").splitlines(keepends=True) if old is not None else []
+        new_lines = new.decode("utf-8", "replace").splitlines(keepends=True) if new is not None else []
+        click.echo("".join(difflib.unified_diff(
+            old_lines, new_lines,
+            fromfile=f"{out}/{name}" if old is not None else "/dev/null",
+            tofile=f"{out}/{name} (fresh compile)" if new is not None else "/dev/null")), nl=False)
+    click.echo(f"{out}: stale; run `awpolicy compile ... -o {out}` and commit the result", err=True)
+    return EXIT_FINDINGS
 
 
 def _origin_text(rule) -> str:
@@ -208,28 +269,23 @@ def explain_cmd(args: tuple[str, ...], bundle: str | None, params: dict[str, str
         click.echo(f"  beat        {rule.describe():<48} {_origin_text(rule)}")
 
 
-@main.command("lint")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def lint_cmd(paths: tuple[str, ...], fmt: str) -> None:
-    """Check policy files (and folders of them) for mistakes."""
-    from aw_policy.lint import lint_paths
-
-    result = lint_paths(paths)
-    output = _render(result.diagnostics, fmt)
-    if fmt == "json" or result.diagnostics:
-        click.echo(output, nl=False)
-    if fmt == "text":
-        click.echo(f"{len(result.files)} file(s) checked, {len(result.diagnostics)} finding(s)", err=True)
-    sys.exit(EXIT_INPUT if result.input_errors else EXIT_FINDINGS if result.diagnostics else EXIT_OK)
-
-
 @main.command("schema")
 def schema_cmd() -> None:
     """Print the JSON Schema of YAML policies (for editors: '# yaml-language-server: $schema=...')."""
     from aw_policy.resources import resource_path
 
     click.echo(resource_path("schemas", "policy.schema.json").read_text(encoding="utf-8"), nl=False)
+
+
+def _signing_key(path: str):
+    """The ed25519 private key for --sign, or exit 2 saying what is wrong (never quoting the file)."""
+    from aw_policy.bundle import load_signing_key
+    from aw_policy.diagnostics import PolicyError, render_text
+
+    try:
+        return load_signing_key(path)
+    except PolicyError as exc:
+        raise InputError(render_text(exc.diagnostics)) from None
 
 
 def run() -> None:

@@ -1,0 +1,1 @@
+"""One module per CLI area; registered in aw_policy.cli.LAZY_COMMANDS."""

@@ -1,0 +1,1 @@
+"""awpolicy runtime: applies a compiled bundle at launch (stdlib only)."""
