@@ -110,6 +110,10 @@ def build(policy: ir.Policy, given_params: dict[str, str], signing_key=None) -> 
         "format": BUNDLE_FORMAT,
         "compiler": {"name": "awpolicy", "version": __version__},
         "params": reference,
+        # Rule ids in ascending precedence under the reference binding: the order the
+        # backends emitted. The runtime recomputes it under the real values and
+        # re-renders from policy.json when it differs (DESIGN.md "Semantics").
+        "order": ir.precedence_order(ir.bind(policy, reference)),
         "targets": ["linux", "macos"],
         "sources": [{"path": s.path, "scope": s.scope, "sha256": s.sha256} for s in policy.sources],
         "artifacts": sorted(artifacts, key=lambda a: a["path"]),
