@@ -192,6 +192,21 @@ class _Build(Transformer):
     def glob(self, children):
         return self._target("glob", children[-1])
 
+    def bare_target(self, children):
+        return self._target("bare", children[-1])
+
+    @staticmethod
+    def _sticky(targets) -> list:
+        """Give each bare path the kind of the last keyword before it (subtree when none)."""
+        kind, out = "subtree", []
+        for t in targets:
+            if t.kind == "bare":
+                object.__setattr__(t, "kind", kind)
+            else:
+                kind = t.kind
+            out.append(t)
+        return out
+
     # -- rules ---------------------------------------------------------------
     def modifiers(self, children: list[Token]) -> list[Token]:
         return children
@@ -212,10 +227,10 @@ class _Build(Transformer):
         )
 
     def fs_rule(self, children) -> ast.Rule:
-        return self._rule(children, "fs", children[2], children[3:])
+        return self._rule(children, "fs", children[2], self._sticky(children[3:]))
 
     def exec_rule(self, children) -> ast.Rule:
-        return self._rule(children, "fs", ("exec",), children[2:])
+        return self._rule(children, "fs", ("exec",), self._sticky(children[2:]))
 
     def net_rule(self, children) -> ast.Rule:
         return self._rule(children, "net", children[2], [self._target("host", t) for t in children[3:]])
@@ -293,10 +308,10 @@ class _Build(Transformer):
         return ("cow", True)
 
     def branch_hide(self, children):
-        return ("hide", children)
+        return ("hide", self._sticky(children))
 
     def branch_readonly(self, children):
-        return ("readonly", children)
+        return ("readonly", self._sticky(children))
 
     def branch_on_exit(self, children):
         return ("on_exit", str(children[0]))

@@ -83,7 +83,15 @@ class _Converter:
             return [self.convert(v, (*where, i), depth + 1) for i, v in enumerate(node.value)]
         if node.tag == "tag:yaml.org,2002:str":
             return node.value
-        return self._scalar.construct_object(node, deep=True)
+        try:
+            return self._scalar.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:  # '!!int x', '!!python/...', '='
+            raise PolicyError(Diagnostic(
+                "AWP010", f"YAML value {node.value!r} with tag {node.tag!r} cannot be read: "
+                          f"{getattr(exc, 'problem', None) or exc}",
+                _mark_span(self.path, node.start_mark, node.end_mark),
+                hint="write plain values (strings, true/false, numbers) without YAML tags; quote a lone '='",
+            )) from None
 
 
 def _compose(text: str, path: str):

@@ -23,6 +23,11 @@ CASES = {
         'fs:\n  - allow: [read, write]\n    paths: ["/usr"]\n    literal: ["/etc/hosts"]\n'
         '    glob: ["${WORKSPACE}/**/*.py"]\n',
     ),
+    "fs-kind-keyword-applies-to-following-paths": (
+        'fs { allow read "/usr" "/opt" literal "/" "/dev" glob "/a/*.c" "/b/*.h" }\n',
+        'fs:\n  - allow: read\n    literal: ["/", "/dev"]\n    glob: ["/a/*.c", "/b/*.h"]\n'
+        '    paths: ["/usr", "/opt"]\n',
+    ),
     "fs-enforce-audit": (
         'fs { enforce audit deny read "~/.ssh" }\n',
         'fs:\n  - deny: read\n    paths: ["~/.ssh"]\n    enforce: true\n    audit: true\n',
@@ -116,6 +121,15 @@ def test_yaml_spans_point_at_the_values():
 def test_strings_decode_escapes():
     f = parse_dsl(r'fs { allow read "/a\"b\\c" }', "e.awp")
     assert f.statements[0].targets[0].value == '/a"b\\c'
+
+
+def test_a_kind_keyword_holds_until_the_next_one():
+    doc = parse_dsl('fs { allow read literal "/a" "/b" subtree "/c" "/d" glob "/e/*" }\n'
+                    'branch "b" { base "/w"; hide literal "/w/x" "/w/y" }\n', "case.awp")
+    rule, branch = doc.statements
+    assert [(t.kind, t.value) for t in rule.targets] == [
+        ("literal", "/a"), ("literal", "/b"), ("subtree", "/c"), ("subtree", "/d"), ("glob", "/e/*")]
+    assert [t.kind for t in branch.hide] == ["literal", "literal"]
 
 
 def test_semicolons_and_newlines_are_interchangeable():
