@@ -1,0 +1,165 @@
+"""Append-only JSONL audit log with size rotation, safe for many writer processes.
+
+Guarantees (for writers that all use this class on the same path):
+
+- **no torn line**: a line is one ``write()`` of the whole encoded record on a
+  descriptor opened with ``O_APPEND``, so the kernel places it at the end in one
+  piece; records are single-line JSON (newlines inside strings are escaped);
+- **no lost line**: writers hold a *shared* ``flock`` on ``PATH.lock`` while
+  they check that their descriptor still names ``PATH`` (same device and inode;
+  otherwise they reopen) and append; rotation takes the lock *exclusively*,
+  re-checks the size and renames ``PATH`` to ``PATH.N`` (N one above the
+  highest existing). So no writer can append to a file that has already been
+  rotated away, and every line ends up in ``PATH`` or one ``PATH.N``;
+- retention: with ``keep`` > 0, rotation deletes the oldest ``PATH.N`` beyond
+  ``keep`` files (that is the only way a line leaves the log); ``keep=0``
+  keeps them all.
+
+Stdlib only; POSIX (``fcntl.flock``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Self
+
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+DEFAULT_KEEP = 16
+
+
+def encode(record: dict) -> bytes:
+    """One record as one line: compact JSON, sorted keys, UTF-8, LF."""
+    return (json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
+
+
+class AuditLog:
+    def __init__(self, path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES, keep: int = DEFAULT_KEEP):
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.max_bytes = max_bytes
+        self.keep = keep
+        self._fd: int | None = None
+        self._lock_fd: int | None = None
+        self._mutex = threading.Lock()  # flock is per open file description: serialize our threads
+        self.lines_written = 0
+        self.rotations = 0
+
+    # ----------------------------------------------------------------- public
+
+    def write(self, record: dict) -> None:
+        self.write_line(encode(record))
+
+    def write_line(self, line: bytes) -> None:
+        if not line.endswith(b"\n") or b"\n" in line[:-1]:
+            raise ValueError("an audit record must be exactly one line")
+        with self._mutex:
+            lock = self._lock()
+            fcntl.flock(lock, fcntl.LOCK_SH)
+            try:
+                fd = self._current()
+                written = os.write(fd, line)
+                while written < len(line):  # only on a full disk or a signal; never silently short
+                    written += os.write(fd, line[written:])
+                size = os.fstat(fd).st_size
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+            self.lines_written += 1
+            if self.max_bytes and size >= self.max_bytes:
+                self._rotate()
+
+    def files(self) -> list[Path]:
+        """Every file of the log, oldest first (rotated ones, then the current one)."""
+        rotated = sorted(self._rotated(), key=lambda nf: nf[0])
+        out = [self.path.with_name(name) for _, name in rotated]
+        if self.path.exists():
+            out.append(self.path)
+        return out
+
+    def close(self) -> None:
+        with self._mutex:
+            for fd in (self._fd, self._lock_fd):
+                if fd is not None:
+                    os.close(fd)
+            self._fd = self._lock_fd = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- internals
+
+    def _lock(self) -> int:
+        if self._lock_fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return self._lock_fd
+
+    def _current(self) -> int:
+        """A descriptor on the file now at ``path`` (reopened after a rotation)."""
+        if self._fd is not None:
+            try:
+                st = os.stat(self.path)
+                own = os.fstat(self._fd)
+                if (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino):
+                    return self._fd
+            except FileNotFoundError:
+                pass
+            os.close(self._fd)
+            self._fd = None
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return self._fd
+
+    def _rotated(self) -> list[tuple[int, str]]:
+        prefix = self.path.name + "."
+        out = []
+        try:
+            names = os.listdir(self.path.parent)
+        except FileNotFoundError:
+            return []
+        for name in names:
+            if name.startswith(prefix) and name[len(prefix):].isdigit():
+                out.append((int(name[len(prefix):]), name))
+        return out
+
+    def _rotate(self) -> None:
+        lock = self._lock()
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            try:
+                if os.stat(self.path).st_size < self.max_bytes:
+                    return  # another writer rotated first
+            except FileNotFoundError:
+                return
+            rotated = sorted(self._rotated())
+            number = rotated[-1][0] + 1 if rotated else 1
+            os.rename(self.path, self.path.with_name(f"{self.path.name}.{number}"))
+            self.rotations += 1
+            rotated.append((number, f"{self.path.name}.{number}"))
+            if self.keep > 0:
+                for _, name in rotated[: max(0, len(rotated) - self.keep)]:
+                    try:
+                        os.unlink(self.path.with_name(name))
+                    except FileNotFoundError:
+                        pass
+            _fsync_dir(self.path.parent)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
