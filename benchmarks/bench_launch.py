@@ -1,0 +1,248 @@
+"""Launch overhead of `awpolicy run BUNDLE -- /bin/true`, beside bare /bin/true and bwrap, in one run.
+
+    python benchmarks/bench_launch.py [--rounds N] [--suite TEST...] [--suite-rounds M] [--no-suite]
+
+Prints, all measured in the same run with the variants interleaved round by
+round (so a busy machine slows every variant alike), median and minimum:
+
+1. launch of /bin/true: bare; ``python -c pass`` (the interpreter alone);
+   ``bwrap`` (Debian's bubblewrap, installed here if absent) with PID, IPC and
+   network namespaces, ``/`` read-only, a fresh /proc, /dev, a tmpfs /tmp and
+   the workspace bound read-write; ``awpolicy run`` with the golden bundle
+   (overlay branch, masks, Landlock, seccomp, loopback network namespace); and
+   ``awpolicy run`` with a plain policy (no branch); and the runtime alone
+   (``run_bundle`` from ``python -c``, no CLI framework) on the plain policy;
+2. where the time of one ``awpolicy run`` goes: interpreter start and imports
+   (subprocesses), then the runtime's own trace points (verify, bind, order
+   recheck, environment, plan binding, namespaces and mounts, Landlock,
+   capabilities, seccomp, exec and exit), from ``run_bundle(trace=...)`` in
+   this process;
+3. a real workload: unit tests of this repository (default
+   ``tests/foundation/test_decide.py`` and ``test_language.py``, about 20 s)
+   run bare and under ``awpolicy run`` (a plain policy: the repository and the
+   interpreter readable, TMPDIR writable). The sandbox costs one launch per
+   run (a fixed cost: a suite of a few seconds shows it as percents) plus
+   whatever Landlock, seccomp and the namespaces add per system call.
+
+Targets (issue 6): launch within 3x of bwrap; the workload within 2%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+GOLDEN_SOURCES = [REPO / "golden" / "agent-worktree" / "src" / n for n in ("org.awp", "project.awp", "user.awp.yaml")]
+PY = sys.executable
+
+
+def ensure_bwrap() -> str | None:
+    found = shutil.which("bwrap")
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing bubblewrap (apt-get install -y bubblewrap) ...", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "bubblewrap"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+        found = shutil.which("bwrap")
+    return found
+
+
+def compile_bundle(out: Path, *sources: Path) -> Path:
+    subprocess.run([PY, "-m", "aw_policy", "compile", *map(str, sources), "-o", str(out)], check=True,
+                   stdout=subprocess.DEVNULL)
+    return out
+
+
+def plain_policy(path: Path) -> Path:
+    """linux-base, the workspace read-only, TMPDIR read-write, this interpreter and this checkout readable."""
+    interpreter = os.path.realpath(sys.base_prefix)
+    path.write_text(
+        "scope project\n"
+        'include "linux-base"\n'
+        "fs {\n"
+        '  allow read "${WORKSPACE}"\n'
+        '  allow read,write "${TMPDIR}"\n'
+        f'  allow read,exec "{interpreter}"\n'
+        f'  allow read "{REPO}"\n'
+        "}\n"
+        'net { allow connect,bind "localhost:*" }\n'
+        "signal { allow same-sandbox }\n", encoding="utf-8")
+    return path
+
+
+def timed(argv, cwd, env) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{argv[:6]}... failed ({result.returncode}): {result.stderr.decode()[-400:]}")
+    return elapsed
+
+
+def interleaved(variants: dict, rounds: int, cwd, env) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for name, argv in variants.items():  # warm-up: page cache, .pyc files
+        timed(argv, cwd, env)
+    for _ in range(rounds):
+        for name, argv in variants.items():
+            times[name].append(timed(argv, cwd, env))
+    return times
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms"
+
+
+def launch_table(bwrap, golden, plain, ws, env, rounds) -> dict[str, float]:
+    run = [PY, "-m", "aw_policy", "run"]
+    variants = {
+        "bare /bin/true": ["/bin/true"],
+        "python -c pass": [PY, "-c", "pass"],
+    }
+    if bwrap:
+        variants["bwrap (pid,ipc,net ns; ro /; /proc; /dev; tmpfs; ws rw)"] = [
+            bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-net", "--die-with-parent", "--new-session",
+            "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+            "--bind", str(ws), str(ws), "--chdir", str(ws), "/bin/true"]
+    variants["awpolicy run, golden bundle (overlay branch, masks)"] = [
+        *run, "--best-effort", "--discard-branch", str(golden), "--", "/bin/true"]
+    variants["awpolicy run, plain policy (no branch)"] = [*run, str(plain), "--", "/bin/true"]
+    # the same launch without the CLI (click, aw_policy.cli): what a click-free entry point would cost
+    variants["runtime only (run_bundle, no CLI), plain policy"] = [
+        PY, "-c", ("import sys; from aw_runtime.launcher import RunRequest, run_bundle; "
+                   f"sys.exit(run_bundle(RunRequest(bundle={str(plain)!r}, argv=('/bin/true',))))")]
+    times = interleaved(variants, rounds, ws, env)
+    print(f"\n1. launch of /bin/true, {rounds} interleaved rounds (median / min)")
+    medians = {}
+    for name, xs in times.items():
+        medians[name] = statistics.median(xs)
+        print(f"  {name:58} {ms(medians[name])} / {ms(min(xs))}")
+    bw = next((v for k, v in medians.items() if k.startswith("bwrap")), None)
+    if bw:
+        for name, value in medians.items():
+            if name.startswith(("awpolicy", "runtime")):
+                print(f"  {name:58} {value / bw:6.1f}x bwrap (target <= 3x)")
+    return medians
+
+
+def breakdown(golden: Path, ws: Path, env: dict, rounds: int) -> None:
+    from aw_runtime.launcher import RunRequest, run_bundle
+
+    imports = "import aw_policy.cli, aw_policy.commands.run, aw_runtime.launcher, aw_runtime.linux.launch"
+    start = interleaved({"python": [PY, "-c", "pass"], "imports": [PY, "-c", imports]}, rounds, ws, env)
+    py = statistics.median(start["python"])
+    imp = statistics.median(start["imports"]) - py
+
+    req = RunRequest(bundle=str(golden), argv=("/bin/true",), best_effort=True, branch_on_exit="discard")
+    steps: dict[str, list[float]] = {}
+    order: list[str] = []
+    saved_err = os.dup(2)
+    try:
+        for _ in range(rounds):
+            trace: list = []
+            t0 = time.monotonic_ns()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)  # the runtime names the unenforced rule on stderr each time
+            os.close(devnull)
+            status = run_bundle(req, environ=env, cwd=str(ws), err=io.StringIO(), trace=trace)
+            end = time.monotonic_ns()
+            os.dup2(saved_err, 2)
+            if status != 0:
+                raise SystemExit(f"run_bundle returned {status}")
+            previous = t0
+            for who, step, ns in sorted(trace, key=lambda t: t[2]) + [("launcher", "returned", end)]:
+                key = f"{who}: {step}"
+                if key not in steps:
+                    steps[key] = []
+                    order.append(key)
+                steps[key].append((ns - previous) / 1e9)
+                previous = ns
+    finally:
+        os.dup2(saved_err, 2)
+        os.close(saved_err)
+    print(f"\n2. where one `awpolicy run` goes (golden bundle; medians of {rounds})")
+    print(f"  {'interpreter start (python -c pass)':58} {ms(py)}")
+    print(f"  {'imports: click, aw_policy.cli, the runtime':58} {ms(imp)}")
+    print("  in-process, time since the previous point:")
+    total = 0.0
+    for key in order:
+        value = statistics.median(steps[key])
+        total += value
+        print(f"    {'... -> ' + key:56} {ms(value)}")
+    print(f"  {'sum of the in-process steps':58} {ms(total)}")
+
+
+def pytest_summary(text: str) -> str:
+    lines = [l for l in text.splitlines() if re.search(r"\d+ (passed|failed|error)", l)]
+    return re.sub(r" in [0-9.]+s.*", "", lines[-1].strip("= ")) if lines else "no summary"
+
+
+def workload(plain: Path, suite: list[str], rounds: int, env: dict) -> None:
+    env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
+    bare = [PY, "-m", "pytest", "-q", "-p", "no:randomly", *suite]
+    sandboxed = [PY, "-m", "aw_policy", "run", "--param", f"WORKSPACE={REPO}", str(plain), "--", *bare]
+    summaries = {}
+    for name, argv in (("bare", bare), ("sandboxed", sandboxed)):
+        result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+        summaries[name] = pytest_summary(result.stdout)
+    times: dict[str, list[float]] = {"bare": [], "sandboxed": []}
+    for _ in range(rounds):
+        for name, argv in (("bare", bare), ("sandboxed", sandboxed)):
+            start = time.perf_counter()
+            subprocess.run(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            times[name].append(time.perf_counter() - start)
+    print(f"\n3. real workload: pytest {' '.join(suite)}, {rounds} interleaved rounds (median / min)")
+    for name, xs in times.items():
+        print(f"  {name:58} {statistics.median(xs):7.2f} s / {min(xs):7.2f} s   ({summaries[name]})")
+    if summaries["bare"] != summaries["sandboxed"]:
+        print("  WARNING: the two runs did not have the same results; the comparison is not like for like")
+    bare_m, sand_m = statistics.median(times["bare"]), statistics.median(times["sandboxed"])
+    print(f"  {'overhead (medians)':58} {100 * (sand_m - bare_m) / bare_m:+6.1f} %  (target < 2 %)")
+    bare_min, sand_min = min(times["bare"]), min(times["sandboxed"])
+    print(f"  {'overhead (minimums)':58} {100 * (sand_min - bare_min) / bare_min:+6.1f} %")
+    print(f"  machine load now {os.getloadavg()[0]:.1f} (figures from a loaded machine are noise-bound)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--suite", nargs="+",
+                    default=["tests/foundation/test_decide.py", "tests/foundation/test_language.py"])
+    ap.add_argument("--suite-rounds", type=int, default=3)
+    ap.add_argument("--no-suite", action="store_true")
+    args = ap.parse_args()
+    if not sys.platform.startswith("linux"):
+        raise SystemExit("this benchmark measures the Linux runtime")
+
+    bwrap = ensure_bwrap()
+    root = Path(tempfile.mkdtemp(prefix="awpolicy-bench-"))
+    try:
+        home, ws, tmp = root / "home", root / "ws", root / "tmp"
+        for d in (home, ws, tmp):
+            d.mkdir()
+        subprocess.run(["git", "init", "-q", str(ws)], check=True)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TMPDIR": str(tmp),
+               "LANG": "C.UTF-8"}
+        golden = compile_bundle(root / "golden", *GOLDEN_SOURCES)
+        plain = compile_bundle(root / "plain", plain_policy(root / "plain.awp"))
+        print(f"machine: {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}; kernel {os.uname().release}; "
+              f"python {sys.version.split()[0]}; bwrap {'absent' if not bwrap else bwrap}")
+        launch_table(bwrap, golden, plain, ws, env, args.rounds)
+        breakdown(golden, ws, env, max(5, args.rounds // 2))
+        if not args.no_suite:
+            workload(plain, args.suite, args.suite_rounds, env)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,360 @@
+"""``awpolicy run``: verify a bundle, bind its parameters, recheck the rule order,
+filter the environment, then launch the command under the platform's sandbox.
+
+Stdlib only (plus ``aw_policy.ir``/``aw_policy.paths``, themselves stdlib only):
+a launch never imports the compiler's front end. Every refusal happens before
+the command starts and exits 2 with a message that says what is wrong and how
+to fix it; nothing here ever falls back to running unsandboxed.
+
+Steps, in order:
+
+1. ``verify_bundle``: manifest, hashes, optional signature. From here on only
+   the verified bytes are used, never the files on disk (no swap window; the
+   one exception is ``sandbox-exec -f profile.sb`` on macOS, see macos.py).
+2. Bind parameters: ``WORKSPACE`` is the git top level of the current
+   directory (else the directory itself), ``GIT_COMMON_DIR`` comes from git in
+   a repository, ``HOME`` and ``TMPDIR`` from the environment; ``--param``
+   overrides any of them.
+3. Recheck the order (DESIGN.md "Semantics"): the compiler ordered rules under
+   the manifest's reference binding. When the bound values order them the same
+   way, the compiled artifact is applied as is; otherwise it is re-rendered
+   from ``policy.json`` with the same backend code. On Linux the plan also
+   depends on which rule paths lie inside which (``needs_rerender``), which
+   the order alone does not show: a change there re-renders too.
+4. Environment: :mod:`aw_runtime.envfilter`. The directories the policy
+   redirects HOME, TMPDIR and caches to are created on Linux by the sandbox
+   itself just before exec (so inside the branch), on macOS here.
+5. Launch: Linux through :mod:`aw_runtime.linux`, macOS through ``sandbox-exec``.
+   ``prompt`` rules are deny: no supervisor exists to ask.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from aw_runtime import envfilter
+from aw_runtime.verify import BundleError, verify_bundle
+
+EXIT_REFUSED = 2
+
+# Error codes of a refused run (6xx: bundles and runtime).
+BAD_PARAMS = "AWP630"
+NO_TARGET = "AWP631"
+UNENFORCEABLE = "AWP632"
+LAUNCH_FAILED = "AWP633"
+
+LINUX_PLAN = "linux.json"
+POLICY = "policy.json"
+
+
+class Refused(Exception):
+    """The command must not start. ``text`` is the rendered message (exit 2)."""
+
+    def __init__(self, code: str, message: str, hint: str | None = None, where: str = "awpolicy run",
+                 details: Sequence[str] = ()):
+        self.code = code
+        lines = [f"{where}: error[{code}]: {message}"]
+        lines += [f"  - {d}" for d in details]
+        if hint:
+            lines.append(f"  = hint: {hint}")
+        self.text = "\n".join(lines) + "\n"
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What ``awpolicy run`` was asked to do."""
+
+    bundle: str
+    argv: tuple[str, ...]
+    params: Mapping[str, str] = field(default_factory=dict)
+    best_effort: bool = False
+    branch_on_exit: str | None = None  # "keep" / "discard"; None: what the policy says
+    key: str | None = None
+    verbose: bool = False
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything decided before launch; nothing has been created on disk yet."""
+
+    bundle: object  # aw_runtime.verify.VerifiedBundle
+    policy: object  # aw_policy.ir.Policy
+    params: dict[str, str]  # resolved
+    env: envfilter.FilteredEnv
+    redirect_dirs: list[str]
+    reordered: bool  # the sandbox is re-rendered for the bound values (order or nesting changed)
+    plan_doc: dict | None  # the Linux plan document (None on macOS)
+    notes: tuple[str, ...] = ()  # what --verbose prints
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def git_paths(cwd: str, environ: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(top level, common git dir) of the repository holding ``cwd``, or (None, None).
+
+    Asked of git itself (worktrees, submodules, ``safe.directory`` are its business);
+    ``GIT_*`` variables are left out so only the directory decides."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "-C", cwd, "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir"],
+            capture_output=True, text=True, timeout=10, check=False,
+            env={k: v for k, v in environ.items() if not k.startswith("GIT_")} | {"LC_ALL": "C"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    lines = out.stdout.splitlines()
+    if out.returncode != 0 or len(lines) != 2:
+        return None, None
+    return lines[0], lines[1]
+
+
+def host_params(given: Mapping[str, str], environ: Mapping[str, str], cwd: str) -> dict[str, str]:
+    """The built-in parameters' values on this machine; ``given`` (``--param``) wins."""
+    values: dict[str, str] = {}
+    home = environ.get("HOME")
+    if not home:
+        import pwd
+
+        home = pwd.getpwuid(os.getuid()).pw_dir
+    values["HOME"] = home
+    values["TMPDIR"] = environ.get("TMPDIR") or "/tmp"
+    if "WORKSPACE" not in given or "GIT_COMMON_DIR" not in given:
+        top, common = git_paths(given.get("WORKSPACE", cwd), environ)
+        values["WORKSPACE"] = top or cwd
+        if common:
+            values["GIT_COMMON_DIR"] = common
+    values.update(given)
+    for name in ("HOME", "TMPDIR", "WORKSPACE", "GIT_COMMON_DIR"):
+        value = values.get(name)
+        if value and "${" not in value:
+            values[name] = os.path.realpath(os.path.join(cwd, value))
+    return values
+
+
+def bind(policy, given: Mapping[str, str], environ: Mapping[str, str], cwd: str):
+    """``ir.bind`` under this machine's values; Refused when a parameter has no value."""
+    from aw_policy import ir, paths
+
+    try:
+        return ir.bind(policy, host_params(given, environ, cwd))
+    except paths.PathError as exc:
+        raise Refused(BAD_PARAMS, f"cannot bind parameters: {exc}",
+                      "pass --param NAME=VALUE for every parameter the policy declares without a default") from None
+
+
+# --------------------------------------------------------------------------- preparing
+
+
+def _load_policy(bundle):
+    from aw_policy import ir
+
+    if POLICY not in bundle.files:
+        raise Refused(NO_TARGET, f"bundle has no {POLICY}", "recompile the bundle with `awpolicy compile`",
+                      where=bundle.path)
+    try:
+        return ir.Policy.from_json(bundle.json(POLICY))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise Refused(NO_TARGET, f"{POLICY} is damaged: {exc}", "recompile the bundle",
+                      where=os.path.join(bundle.path, POLICY)) from None
+
+
+def prepare(req: RunRequest, environ: Mapping[str, str], cwd: str, *, platform: str = sys.platform,
+            trace: list | None = None) -> Prepared:
+    """Verify, bind, recheck the order and compute the environment. Raises Refused."""
+    if not req.argv:
+        raise Refused(BAD_PARAMS, "no command given", "write the command after --: awpolicy run BUNDLE -- CMD")
+    try:
+        bundle = verify_bundle(req.bundle, req.key)
+    except BundleError as exc:
+        raise Refused(exc.code, exc.message, exc.hint, where=exc.path or req.bundle) from None
+    _trace(trace, "verify")
+    policy = _load_policy(bundle)
+    _trace(trace, "load policy.json")
+    bound = bind(policy, req.params, environ, cwd)
+    params = dict(bound.params)
+    _trace(trace, "bind params (git)")
+
+    from aw_policy import ir
+
+    notes = [f"parameters: {_param_text(params)}"]
+    order = ir.precedence_order(bound)
+    reordered = bundle.manifest.get("order") != order
+    if reordered:
+        notes.append("the bound parameters order the rules differently from the bundle's reference binding "
+                     f"({_param_text(bundle.params)}); re-rendering the sandbox from {POLICY}")
+    _trace(trace, "order recheck")
+
+    plan_doc = None
+    if platform.startswith("linux"):
+        if LINUX_PLAN not in bundle.files:
+            raise Refused(NO_TARGET, f"bundle has no Linux plan ({LINUX_PLAN})",
+                          "recompile the bundle with a version of awpolicy that has the Linux backend",
+                          where=bundle.path)
+        try:
+            plan_doc = bundle.json(LINUX_PLAN)
+        except ValueError as exc:
+            raise Refused(NO_TARGET, f"{LINUX_PLAN} is not JSON: {exc}", "recompile the bundle",
+                          where=os.path.join(bundle.path, LINUX_PLAN)) from None
+        from aw_runtime.linux import needs_rerender
+        from aw_runtime.linux.plan import PLAN_FORMAT
+
+        if not isinstance(plan_doc, dict) or plan_doc.get("format") != PLAN_FORMAT:
+            found = plan_doc.get("format") if isinstance(plan_doc, dict) else type(plan_doc).__name__
+            raise Refused(NO_TARGET, f"{LINUX_PLAN} has format {found!r}; this runtime reads {PLAN_FORMAT!r}",
+                          "recompile the bundle with this version of awpolicy",
+                          where=os.path.join(bundle.path, LINUX_PLAN))
+        if not reordered:
+            # Same order, but the plan's grants and carve-outs also depend on which
+            # paths lie inside which (a TMPDIR that now contains a granted file...).
+            try:
+                reordered = needs_rerender(plan_doc, params)
+            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+                raise Refused(NO_TARGET, f"{LINUX_PLAN} is malformed: {type(exc).__name__}: {exc}",
+                              "recompile the bundle", where=os.path.join(bundle.path, LINUX_PLAN)) from None
+            if reordered:
+                notes.append("the bound parameters nest the policy's paths differently from the bundle's "
+                             f"reference binding ({_param_text(bundle.params)}); re-rendering the sandbox "
+                             f"from {POLICY}")
+        if reordered:
+            plan_doc = _rerender_linux(policy, params)
+        _trace(trace, "re-render plan" if reordered else "read linux.json")
+
+    try:
+        settings = envfilter.expand_settings(policy.env_set, params)
+    except envfilter.EnvError as exc:
+        raise Refused(BAD_PARAMS, str(exc), "fix the policy's env block", where=bundle.path) from None
+    env = envfilter.filter_env(environ, policy.env_pass, settings)
+    if env.withheld:
+        notes.append("credential-like environment variables withheld: " + ", ".join(env.withheld)
+                     + " (a policy passes one with env { pass NAME })")
+    _trace(trace, "environment")
+    return Prepared(bundle, policy, params, env, envfilter.redirect_dirs(settings, params["WORKSPACE"]),
+                    reordered, plan_doc, tuple(notes))
+
+
+def _rerender_linux(policy, params: dict[str, str]) -> dict:
+    try:
+        from aw_policy.backends.linux import plan_document
+    except ImportError as exc:
+        raise Refused(NO_TARGET, f"cannot re-render the Linux plan: {exc}",
+                      "reinstall awpolicy (its Linux backend is missing)") from None
+    return plan_document(policy, params)
+
+
+def _param_text(params: Mapping[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+
+
+def _trace(trace: list | None, step: str) -> None:
+    if trace is not None:
+        trace.append(("awpolicy", step, time.monotonic_ns()))
+
+
+# --------------------------------------------------------------------------- directories
+
+
+def make_dirs(paths: Sequence[str]) -> list[str]:
+    """Create each directory (and missing parents); return what was created, parents first.
+
+    macOS only: on Linux the sandbox creates them itself (inside the branch)."""
+    created: list[str] = []
+    for path in paths:
+        missing = []
+        p = path
+        while not os.path.lexists(p):
+            missing.append(p)
+            p = os.path.dirname(p)
+        for d in reversed(missing):
+            os.mkdir(d, 0o700)
+            created.append(d)
+    return created
+
+
+# --------------------------------------------------------------------------- launching
+
+
+def _bind_linux_plan(prep: Prepared, req: RunRequest, cwd: str):
+    from aw_runtime.linux import PlanError, bind_plan
+
+    try:
+        return bind_plan(prep.plan_doc, prep.params, env=prep.env.env, cwd=cwd, best_effort=req.best_effort,
+                         branch_on_exit=req.branch_on_exit)
+    except PlanError as exc:
+        raise Refused(NO_TARGET, f"the Linux plan cannot be bound: {exc}", "recompile the bundle",
+                      where=os.path.join(prep.bundle.path, LINUX_PLAN)) from None
+
+
+def run_linux(prep: Prepared, req: RunRequest, cwd: str, err, trace: list | None = None) -> int:
+    from aw_runtime.linux import LaunchError, PlanError, Unenforceable, run
+
+    plan = _bind_linux_plan(prep, req, cwd)
+    _trace(trace, "bind_plan")
+    try:
+        # Creates the redirect directories (plan.make_dirs) inside the sandbox, so inside the branch.
+        outcome = run(plan, list(req.argv), trace=trace)
+    except Unenforceable as exc:
+        raise Refused(UNENFORCEABLE, "this policy cannot be enforced here; the command was not started",
+                      "change the policy, or pass --best-effort to run with these rules not enforced",
+                      details=exc.reasons) from None
+    except PlanError as exc:
+        raise Refused(NO_TARGET, f"the Linux plan is invalid: {exc}", "recompile the bundle",
+                      where=os.path.join(prep.bundle.path, LINUX_PLAN)) from None
+    except LaunchError as exc:
+        err.write(f"awpolicy run: error[{LAUNCH_FAILED}]: sandbox setup failed at {exc.stage}: {exc.message}\n")
+        return exc.exit_code
+    b = plan.branch
+    if b is not None and b.on_exit == "keep" and os.path.isdir(b.upper) and os.listdir(b.upper):
+        err.write(f"awpolicy run: branch of {b.base} kept in {b.upper}\n")
+    return outcome.status
+
+
+def macos_argv(prep: Prepared, req: RunRequest) -> list[str]:
+    """The ``sandbox-exec`` argv; re-renders the profile when the bound params reorder rules."""
+    from aw_runtime.macos import MacosError, sandbox_exec_argv
+
+    profile_text = None
+    if prep.reordered:
+        from aw_policy.backends.sbpl import render_profile
+
+        profile_text = render_profile(prep.policy, prep.params, supervised=False)[0]
+    try:
+        return sandbox_exec_argv(prep.bundle.path, prep.bundle.artifacts(), prep.params, req.argv,
+                                 profile_text=profile_text)
+    except MacosError as exc:
+        raise Refused(NO_TARGET, str(exc), where=prep.bundle.path) from None
+
+
+def run_bundle(req: RunRequest, *, environ: Mapping[str, str] | None = None, cwd: str | None = None,
+               err=None, trace: list | None = None) -> int:
+    """Run ``req.argv`` under the bundle; the command's status (128+N if killed by signal N), or 2 if refused."""
+    environ = os.environ if environ is None else environ
+    cwd = os.getcwd() if cwd is None else cwd
+    err = sys.stderr if err is None else err
+    try:
+        prep = prepare(req, environ, cwd, trace=trace)
+        for note in prep.notes:
+            if req.verbose:
+                err.write(f"awpolicy run: {note}\n")
+        err.flush()
+        if sys.platform == "darwin":
+            argv = macos_argv(prep, req)
+            # sandbox-exec becomes this process: signals and the exit status are the
+            # command's own. The redirect directories stay (empty unless written).
+            make_dirs(prep.redirect_dirs)
+            os.execve(argv[0], argv, prep.env.env)
+        if not sys.platform.startswith("linux"):
+            raise Refused(NO_TARGET, f"no sandbox for platform {sys.platform!r}", "awpolicy runs on Linux and macOS")
+        return run_linux(prep, req, cwd, err, trace)
+    except Refused as exc:
+        err.write(exc.text)
+        err.flush()
+        return EXIT_REFUSED
+

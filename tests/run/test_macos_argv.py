@@ -1,0 +1,90 @@
+"""The sandbox-exec argv (no Mac here: the argv itself is what is tested)."""
+
+import pytest
+from aw_runtime.macos import PROFILE, SANDBOX_EXEC, MacosError, sandbox_exec_argv
+
+
+def test_argv_shape_profile_params_then_command():
+    argv = sandbox_exec_argv("/b/bundle", ["linux.json", PROFILE, "profile.supervised.sb"],
+                             {"WORKSPACE": "/w", "HOME": "/h"}, ["git", "status", "-s"])
+    assert argv == [SANDBOX_EXEC, "-f", "/b/bundle/profile.sb", "-D", "HOME=/h", "-D", "WORKSPACE=/w",
+                    "--", "git", "status", "-s"]
+
+
+def test_never_the_supervised_profile():
+    argv = sandbox_exec_argv("/b", [PROFILE, "profile.supervised.sb"], {}, ["true"])
+    assert "profile.supervised.sb" not in " ".join(argv)
+
+
+@pytest.mark.parametrize("value", ["/Users/a b/work space", 'he said "hi"', "a=b=c", "it's", "(allow default)",
+                                   "-D", "--", "$(rm -rf /)", "\\", "é ü"])
+def test_values_are_single_argv_elements(value):
+    argv = sandbox_exec_argv("/b", [PROFILE], {"WORKSPACE": value}, ["cmd"])
+    i = argv.index("-D")
+    # one element, split by sandbox-exec at the first '=': the name, then the exact value
+    name, _, rest = argv[i + 1].partition("=")
+    assert (name, rest) == ("WORKSPACE", value)
+    assert argv[argv.index("--") + 1:] == ["cmd"]
+
+
+def test_command_that_looks_like_an_option_stays_after_the_separator():
+    argv = sandbox_exec_argv("/b", [PROFILE], {}, ["-p", "(allow default)"])
+    assert argv[-3:] == ["--", "-p", "(allow default)"]
+    assert argv[1:3] == ["-f", "/b/profile.sb"]
+
+
+def test_re_rendered_profile_is_passed_inline():
+    argv = sandbox_exec_argv("/b", [PROFILE], {"HOME": "/h"}, ["true"], profile_text="(version 1)\n(deny default)\n")
+    assert argv[1:3] == ["-p", "(version 1)\n(deny default)\n"]
+
+
+def test_missing_profile_refuses():
+    with pytest.raises(MacosError, match="profile.sb"):
+        sandbox_exec_argv("/b", ["linux.json", "profile.supervised.sb"], {}, ["true"])
+
+
+@pytest.mark.parametrize("params", [{"BAD=NAME": "x"}, {"1X": "x"}, {"X": "a\0b"}])
+def test_bad_params_refuse(params):
+    with pytest.raises(MacosError):
+        sandbox_exec_argv("/b", [PROFILE], params, ["true"])
+
+
+def test_no_command_refuses():
+    with pytest.raises(MacosError):
+        sandbox_exec_argv("/b", [PROFILE], {}, [])
+
+
+# --- the macOS path of the launcher up to the argv, on the golden bundle (verify, bind, order recheck)
+
+REFERENCE = {"HOME": "/home/agent", "WORKSPACE": "/home/agent/workspace", "TMPDIR": "/tmp",
+             "GIT_COMMON_DIR": "/home/agent/workspace/.git"}
+DEEPER = {"HOME": "/Users/dev", "WORKSPACE": "/Users/dev/src/work/app", "TMPDIR": "/private/var/folders/x/T",
+          "GIT_COMMON_DIR": "/Users/dev/src/work/app/.git"}
+
+
+def _argv(bundle, params):
+    from aw_runtime.launcher import RunRequest, macos_argv, prepare
+
+    req = RunRequest(bundle=str(bundle), argv=("git", "status"), params=params)
+    prep = prepare(req, environ={"PATH": "/usr/bin"}, cwd="/", platform="darwin")
+    assert prep.plan_doc is None  # nothing of the Linux plan on macOS
+    return prep, macos_argv(prep, req)
+
+
+def test_launcher_uses_the_compiled_profile_when_the_order_holds(golden_bundle):
+    prep, argv = _argv(golden_bundle, REFERENCE)
+    assert not prep.reordered
+    assert argv[:3] == [SANDBOX_EXEC, "-f", f"{golden_bundle}/profile.sb"]
+    defines = [argv[i + 1] for i, a in enumerate(argv) if a == "-D"]
+    assert defines == [f"{k}={v}" for k, v in sorted(prep.params.items())]
+    assert argv[-3:] == ["--", "git", "status"]
+
+
+def test_launcher_re_renders_the_profile_when_the_order_changes(golden_bundle):
+    from aw_policy.backends.sbpl import render_profile
+
+    prep, argv = _argv(golden_bundle, DEEPER)
+    assert prep.reordered
+    assert argv[1] == "-p"
+    assert argv[2] == render_profile(prep.policy, prep.params, supervised=False)[0]
+    assert argv[2] != (golden_bundle / "profile.sb").read_text()  # the order really differs
