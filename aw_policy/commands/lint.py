@@ -1,4 +1,4 @@
-"""`awpolicy lint`: policy and SBPL files, with the rule catalog."""
+"""`awpolicy lint`: policy and SBPL files, and golden bundles, with the rule catalog."""
 
 from __future__ import annotations
 
@@ -6,20 +6,59 @@ import sys
 
 import click
 
-from aw_policy.cli import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, _render
+from aw_policy.cli import EXIT_INPUT, InputError
+
+FAIL_LEVELS = ("error", "warning", "info")
+
+
+def _codes(ctx, param, values):
+    from aw_policy.lint.config import split_codes
+
+    return split_codes(values) or None
 
 
 @click.command("lint")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def lint_cmd(paths: tuple[str, ...], fmt: str) -> None:
-    """Check policy files (and folders of them) for mistakes."""
-    from aw_policy.lint import lint_paths
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
+              help="Output: text (snippets; colour on a terminal), json, sarif (SARIF 2.1.0), "
+                   "github (workflow annotations).")
+@click.option("--select", multiple=True, callback=_codes, metavar="CODES",
+              help="Only these codes, prefixes (AWP2), categories (risk) or rule names; comma-separated.")
+@click.option("--ignore", multiple=True, callback=_codes, metavar="CODES", help="Skip these (same forms).")
+@click.option("--fail-level", type=click.Choice(FAIL_LEVELS), default=None,
+              help="Lowest severity that makes the exit code 1 (default: error).")
+@click.option("--fix", is_flag=True, help="Apply the safe mechanical fixes in place first.")
+@click.option("--golden", is_flag=True,
+              help="Check that golden bundles (PATHS, default ./golden) match a fresh compile of their src/.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Configuration file (default: .awpolicy.toml or pyproject.toml [tool.awpolicy], "
+                   "found from the working directory up).")
+def lint_cmd(paths, fmt, select, ignore, fail_level, fix, golden, config_path) -> None:
+    """Check policy files, Seatbelt profiles (.sb) and folders of them.
 
-    result = lint_paths(paths)
-    output = _render(result.diagnostics, fmt)
-    if fmt == "json" or result.diagnostics:
-        click.echo(output, nl=False)
+    Exit 0 when nothing reaches the fail level, 1 when something does, 2 when an
+    input cannot be read. `awpolicy rules` lists the checks.
+    """
+    from pathlib import Path
+
+    from aw_policy.lint import lint_paths
+    from aw_policy.lint.config import ConfigError, load_config
+    from aw_policy.lint.report import render, summary
+
+    if not paths and not golden:
+        raise click.UsageError("name the policy files or folders to lint (or use --golden)")
+    try:
+        config = load_config(Path(config_path) if config_path else None)
+    except ConfigError as exc:
+        raise InputError(f"awpolicy: {exc}\n") from None
+    config = config.override(select=select, ignore=(config.ignore + ignore) if ignore else None,
+                             fail_level=fail_level)
+    result = lint_paths(paths, config, fix=fix, golden=golden)
+    color = fmt == "text" and sys.stdout.isatty()
+    output = render(result, fmt, color=color)
+    if output:
+        click.echo(output, nl=False, color=color)
     if fmt == "text":
-        click.echo(f"{len(result.files)} file(s) checked, {len(result.diagnostics)} finding(s)", err=True)
-    sys.exit(EXIT_INPUT if result.input_errors else EXIT_FINDINGS if result.diagnostics else EXIT_OK)
+        click.echo(summary(result), err=True)
+    code = result.exit_code(config.fail_level)
+    sys.exit(EXIT_INPUT if code == 2 else code)

@@ -1,0 +1,1 @@
+"""Lint rules of the portability category (see aw_policy.lint.registry)."""

@@ -1,0 +1,1 @@
+"""Lint rules of the semantics category (see aw_policy.lint.registry)."""

@@ -1,0 +1,1 @@
+"""Lint rules of the syntax category (see aw_policy.lint.registry)."""

@@ -1,0 +1,118 @@
+"""The linter (issue 7): 1,000 policy files in one process, and the cold start of `awpolicy lint`.
+
+Peers measured in the same run: ``yamllint`` (a linter users already run in
+pre-commit) on one YAML file with as many bytes as the golden example's
+sources, as a process, beside ``awpolicy lint`` on the golden example as a
+process; and, in process, merging the same 1,000 files without any check
+(the floor: what reading and compiling them costs).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from report import Figure, emit, median_ms
+
+REPO = Path(__file__).resolve().parent.parent
+GOLDEN_SRC = REPO / "golden" / "agent-worktree" / "src"
+FILES = 1000
+COLD_RUNS = 9
+
+
+def policy_text(i: int) -> str:
+    """A realistic project policy; each file differs so nothing is cached across files."""
+    return f"""scope project
+include "linux-base"
+param DATA{i} = "/srv/data{i}"
+fs {{
+  allow read,write "${{WORKSPACE}}" "${{TMPDIR}}" "${{DATA{i}}}"
+  allow read "${{GIT_COMMON_DIR}}" "/opt/tool{i}"
+  deny write "${{WORKSPACE}}/.git/hooks"
+  deny write glob "${{WORKSPACE}}/**/.env{i}"
+}}
+net {{ allow connect "localhost:{1024 + i}" "pypi.org:443" }}
+"""
+
+
+def command(*argv: str, cwd: Path | None = None):
+    def run() -> None:
+        subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return run
+
+
+def median_cpu_ms(fn, runs: int) -> float:
+    """CPU time (user + system) of the child processes fn starts: less sensitive than wall time
+    to other work on a shared machine."""
+    import resource
+    import statistics
+
+    times = []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        fn()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times.append((after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000)
+    return statistics.median(times)
+
+
+def main() -> int:
+    from aw_policy.lint import lint_paths
+    from aw_policy.merge import compile_sources
+
+    if shutil.which("yamllint") is None:
+        print("yamllint not found: it is the peer of this benchmark", file=sys.stderr)
+        return 2
+    awpolicy = shutil.which("awpolicy") or str(Path(sys.executable).with_name("awpolicy"))
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        folders = []
+        for i in range(FILES):
+            folder = base / "many" / f"p{i:04d}"
+            folder.mkdir(parents=True)
+            (folder / "project.awp").write_text(policy_text(i), encoding="utf-8")
+            folders.append(folder / "project.awp")
+
+        start = time.perf_counter()
+        result = lint_paths([str(base / "many")])
+        lint_s = time.perf_counter() - start
+        assert len(result.files) == FILES and not result.input_errors
+        start = time.perf_counter()
+        for path in folders:
+            compile_sources([path], default_scope="project")
+        merge_s = time.perf_counter() - start
+
+        size = sum(p.stat().st_size for p in GOLDEN_SRC.iterdir())
+        yaml_file = base / "same-size.yaml"
+        lines, i = [], 0
+        while sum(len(x) + 1 for x in lines) < size:
+            lines.append(f"key{i}: [value{i}, other{i}]")
+            i += 1
+        yaml_file.write_text("---\n" + "\n".join(lines) + "\n", encoding="utf-8")
+
+        lint_golden = command(awpolicy, "lint", "src", cwd=GOLDEN_SRC.parent)
+        yamllint = command("yamllint", "-d", "relaxed", str(yaml_file))
+        awpolicy_ms = median_ms(lint_golden, runs=COLD_RUNS)
+        yamllint_ms = median_ms(yamllint, runs=COLD_RUNS)
+        awpolicy_cpu = median_cpu_ms(lint_golden, runs=COLD_RUNS)
+        yamllint_cpu = median_cpu_ms(yamllint, runs=COLD_RUNS)
+
+    return emit("lint (issue 7)", [
+        Figure(f"awpolicy lint: {FILES} policy files in one process", lint_s * 1000, "ms",
+               peer=f"compile_sources of the same {FILES} files, no checks", peer_value=merge_s * 1000),
+        Figure("awpolicy lint: per policy file", lint_s * 1000 / FILES, "ms",
+               peer="compile_sources per file", peer_value=merge_s * 1000 / FILES),
+        Figure(f"awpolicy lint golden/agent-worktree/src (process, median of {COLD_RUNS})", awpolicy_ms, "ms",
+               target="< 250", met=awpolicy_ms < 250,
+               peer=f"yamllint on a {size:,}-byte YAML file (process)", peer_value=yamllint_ms),
+        Figure(f"  the same, CPU time user+sys (median of {COLD_RUNS})", awpolicy_cpu, "ms",
+               peer="yamllint, CPU time user+sys", peer_value=yamllint_cpu),
+    ])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
