@@ -42,6 +42,12 @@ class ProxyDecision:
     method: str  # CONNECT or the HTTP method
     reason: str = ""
 
+    def audit_record(self, when: float) -> dict:
+        """The decision in the audit log's format (runtime/engine.py's records), for `awpolicy audit`."""
+        return {"time": when, "event": f"proxy.{self.method}", "op": "connect",
+                "object": f"{self.host}:{self.port}", "answer": self.final, "effect": self.effect,
+                "reason": self.reason or "rule", "rule": self.rule}
+
 
 Check = Callable[[str, int], tuple[str, str]]  # (host, port) -> (effect, rule id)
 Ask = Callable[[str, int, str], bool]  # (host, port, rule id) -> allowed?

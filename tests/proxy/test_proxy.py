@@ -97,6 +97,9 @@ def test_allowed_domain_is_reached_and_denied_one_refused(origin):
     by_id = {r.id: r for r in policy_from_texts(("project", POLICY)).rules}
     assert (by_id[decisions[1].rule].kind, by_id[decisions[1].rule].cls) == ("default", "net")  # named for audit
     assert by_id[decisions[2].rule].pattern == "evil.allowed.test:*"
+    record = decisions[1].audit_record(12.5)
+    assert (record["op"], record["object"], record["answer"], record["rule"]) == (
+        "connect", "other.example.test:80", "deny", decisions[1].rule)
 
 
 def test_connect_tunnel_carries_bytes_only_when_allowed(origin):
