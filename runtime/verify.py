@@ -38,9 +38,10 @@ import json
 import os
 import re
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 FORMAT_NAME = "awpolicy.bundle"
 FORMAT_VERSION = 1
@@ -308,7 +309,7 @@ def _check_shape(manifest: dict, shown: str) -> dict[str, str]:
     artifacts = manifest.get("artifacts")
     if not isinstance(artifacts, list):
         raise bad("'artifacts' must be a list")
-    for key, kind in (("params", dict), ("compiler", dict), ("targets", list), ("sources", list)):
+    for key, kind in (("params", dict), ("compiler", dict), ("targets", list), ("sources", list), ("order", list)):
         if key in manifest and not isinstance(manifest[key], kind):
             raise bad(f"{key!r} must be a {'mapping' if kind is dict else 'list'}")
     params = manifest.get("params", {})
@@ -520,7 +521,7 @@ def verify_bundle(bundle_dir: str | os.PathLike, public_key_path: str | os.PathL
 
     missing = [p for p in expected if p not in walk.files]
     if missing:
-        raise BundleError(MISSING_FILE, f"artifact listed in the manifest is missing"
+        raise BundleError(MISSING_FILE, "artifact listed in the manifest is missing"
                                         + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
                           "recompile the bundle; a bundle is replaced as a whole, never file by file",
                           _join(root, missing[0]))

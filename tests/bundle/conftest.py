@@ -6,29 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from helpers import GOLDEN_SOURCES, run_cli
-
-
-def compile_golden(out: Path, params: dict[str, str] | None = None, signing_key=None) -> dict[str, bytes]:
-    """Compile the golden sources into ``out`` in-process (fast); return the files written."""
-    from aw_policy.bundle import build, write_tree
-    from aw_policy.merge import compile_sources, display_relative_to
-
-    merged = compile_sources([str(p) for p in GOLDEN_SOURCES], display_for=display_relative_to(out.absolute()))
-    files = build(merged.policy, params or {}, signing_key)
-    write_tree(out, files)
-    return files
-
-
-def tree(directory: Path) -> dict[str, bytes]:
-    """Every entry under ``directory``: files by bytes, plus each file's mode (permissions are output too)."""
-    out: dict[str, bytes] = {}
-    for path in sorted(directory.rglob("*")):
-        rel = path.relative_to(directory).as_posix()
-        out[rel] = path.read_bytes() if path.is_file() else b"<dir>"
-        out[rel + "#mode"] = oct(path.stat().st_mode).encode()
-    return out
+from helpers import run_cli
+from integrity_helpers import compile_golden, tree
 
 
 @pytest.fixture(scope="session")
