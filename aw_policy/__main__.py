@@ -1,3 +1,3 @@
-from aw_policy.cli import run
+from aw_policy.entry import main
 
-run()
+main()

@@ -74,7 +74,12 @@ def ir_backend(policy: ir.Policy, reference: dict[str, str]) -> list[Artifact]:
 
 #: Backend modules, each exposing ``render(policy, reference) -> list[Artifact]``.
 #: Listed explicitly: a missing backend is an installation error, never skipped.
-BACKEND_MODULES: tuple[str, ...] = ()
+BACKEND_MODULES: tuple[str, ...] = (
+    "aw_policy.backends.es",
+    "aw_policy.backends.fskit",
+    "aw_policy.backends.linux",
+    "aw_policy.backends.sbpl",
+)
 
 
 def backends() -> list[Backend]:
@@ -152,8 +157,14 @@ def write_tree(out: Path, files: dict[str, bytes]) -> None:
     if out.exists() and not out.is_dir():
         raise PolicyError(Diagnostic("AWP601", f"{out} exists and is not a directory", Span(str(out), 1, 1),
                                      hint="choose another output path with -o"))
+    if out.is_dir() and not (out / MANIFEST).is_file() and any(out.iterdir()):
+        # Replacing a bundle is the point; replacing a directory of other files would lose them.
+        raise PolicyError(Diagnostic("AWP601", f"{out} is a directory that is not a bundle (it has no {MANIFEST}); "
+                                     "refusing to replace it", Span(str(out), 1, 1),
+                                     hint="choose a new or empty output directory with -o, or an existing bundle"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    _remove_stale_temporaries(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
     try:
         for rel, data in files.items():
             target = tmp / rel
@@ -184,6 +195,28 @@ def write_tree(out: Path, files: dict[str, bytes]) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Delete the temporary siblings of ``out`` left by compiles that were killed (their pid is gone).
+
+    A live process with that pid (even an unrelated one after pid reuse) keeps its directory: only
+    what certainly has no writer is removed."""
+    prefix = f".{out.name}.tmp-"
+    try:
+        names = [n for n in os.listdir(out.parent) if n.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):].partition("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(out.parent / name, ignore_errors=True)
+        except OSError:
+            pass  # alive, owned by someone else
 
 
 def _fsync_dir(path: Path) -> None:
@@ -300,29 +333,35 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
 
 
 def read_tree(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` by relative path. A symlink is recorded, never followed,
+    so comparing a committed bundle cannot read outside it."""
     files: dict[str, bytes] = {}
     for path in sorted(directory.rglob("*")):
-        if path.is_file():
-            files[path.relative_to(directory).as_posix()] = path.read_bytes()
+        rel = path.relative_to(directory).as_posix()
+        if path.is_symlink():
+            files[rel] = f"<symlink to {os.readlink(path)}>\n".encode()
+        elif path.is_file():
+            files[rel] = path.read_bytes()
     return files
 
 
 def load_policy(bundle_dir: Path) -> tuple[dict, ir.Policy]:
-    """Read a bundle's manifest and IR (integrity is checked by ``verify``)."""
+    """A bundle's manifest and IR, after :func:`aw_runtime.verify.verify_bundle` checked it
+    (a modified, incomplete or linked bundle is refused, as the runtime refuses it)."""
+    from aw_runtime.verify import BundleError, verify_bundle
+
     try:
-        manifest = json.loads((bundle_dir / MANIFEST).read_bytes())
-        if manifest.get("format") != BUNDLE_FORMAT:
-            raise PolicyError(Diagnostic(
-                "AWP602", f"bundle format {manifest.get('format')!r} is not {BUNDLE_FORMAT!r}",
-                Span(str(bundle_dir / MANIFEST), 1, 1),
-                hint="recompile the bundle with this version of awpolicy",
-            ))
-        policy = ir.Policy.from_json(json.loads((bundle_dir / POLICY).read_bytes()))
-    except FileNotFoundError as exc:
-        raise PolicyError(Diagnostic("AWP603", f"not a bundle: {Path(exc.filename).name} is missing",
-                                     Span(str(bundle_dir), 1, 1),
-                                     hint="pass the directory written by `awpolicy compile -o DIR`")) from None
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise PolicyError(Diagnostic("AWP604", f"bundle is damaged: {exc}", Span(str(bundle_dir), 1, 1),
+        verified = verify_bundle(bundle_dir)
+    except BundleError as exc:
+        raise PolicyError(Diagnostic(exc.code, exc.message, Span(exc.path or str(bundle_dir), 1, 1),
+                                     hint=exc.hint)) from None
+    shown = str(Path(bundle_dir) / POLICY)
+    if POLICY not in verified.files:
+        raise PolicyError(Diagnostic("AWP603", f"not a bundle: the manifest lists no {POLICY}", Span(shown, 1, 1),
+                                     hint="pass the directory written by `awpolicy compile -o DIR`"))
+    try:
+        policy = ir.Policy.from_json(verified.json(POLICY))
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise PolicyError(Diagnostic("AWP604", f"bundle is damaged: {exc}", Span(shown, 1, 1),
                                      hint="recompile the bundle")) from None
-    return manifest, policy
+    return dict(verified.manifest), policy

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import click
 
-from aw_policy import __version__
+from aw_policy import __version__, session_layer
+from aw_policy.session_layer import capability_options
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
 
@@ -73,6 +74,13 @@ LAZY_COMMANDS: dict[str, str] = {
     "lint": "aw_policy.commands.lint:lint_cmd",
     "verify": "aw_policy.commands.integrity:verify_cmd",
     "keygen": "aw_policy.commands.integrity:keygen_cmd",
+    "rules": "aw_policy.commands.rules:rules_cmd",
+    "presets": "aw_policy.commands.presets:presets_cmd",
+    "sessions": "aw_policy.commands.sessions:sessions_cmd",
+    "run": "aw_policy.commands.run:run_cmd",
+    "es": "aw_policy.commands.es:es_group",
+    "learn": "aw_policy.commands.learn:learn_cmd",
+    "audit": "aw_policy.commands.audit:audit_cmd",
 }
 
 
@@ -159,26 +167,13 @@ def compile_cmd(sources: tuple[str, ...], output: str, params: dict[str, str], s
 
 def _check_drift(out: Path, fresh: dict[str, bytes]) -> int:
     """Compare a committed bundle with a fresh compile; print a unified diff of what differs."""
-    import difflib
+    from aw_policy.lint.rules.golden.golden_drift import compare
 
-    from aw_policy.bundle import SIGNATURE, read_tree
-
-    committed = read_tree(out) if out.is_dir() else {}
-    committed.pop(SIGNATURE, None)  # a signature is made by the org's key, not by compile
-    fresh = {k: v for k, v in fresh.items() if k != SIGNATURE}
-    if committed == fresh:
+    diffs = compare(out, fresh)
+    if not diffs:
         click.echo(f"{out}: up to date ({len(fresh)} files)")
         return EXIT_OK
-    for name in sorted(committed.keys() | fresh.keys()):
-        old, new = committed.get(name), fresh.get(name)
-        if old == new:
-            continue
-        old_lines = old.decode("utf-8", "replace").splitlines(keepends=True) if old is not None else []
-        new_lines = new.decode("utf-8", "replace").splitlines(keepends=True) if new is not None else []
-        click.echo("".join(difflib.unified_diff(
-            old_lines, new_lines,
-            fromfile=f"{out}/{name}" if old is not None else "/dev/null",
-            tofile=f"{out}/{name} (fresh compile)" if new is not None else "/dev/null")), nl=False)
+    click.echo("".join(diffs.values()), nl=False)
     click.echo(f"{out}: stale; run `awpolicy compile ... -o {out}` and commit the result", err=True)
     return EXIT_FINDINGS
 
@@ -192,9 +187,15 @@ def _origin_text(rule) -> str:
 @main.command("show")
 @click.argument("sources", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--bundle", type=click.Path(file_okay=False), help="Show a compiled bundle instead.")
+@click.option("--preset", metavar="NAME", help="Print the source of a preset (see `awpolicy presets`).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def show_cmd(sources: tuple[str, ...], bundle: str | None, fmt: str) -> None:
+def show_cmd(sources: tuple[str, ...], bundle: str | None, preset: str | None, fmt: str) -> None:
     """Print the effective merged policy, each rule with its origin."""
+    if preset is not None:
+        from aw_policy.preset_catalog import show_preset
+
+        click.echo(show_preset(preset, sources, bundle, fmt, _fail), nl=False)
+        return
     policy = _load(sources, bundle)
     if fmt == "json":
         import json
@@ -233,7 +234,8 @@ def _expand_object(obj: str, params: dict[str, str]) -> str:
 @click.option("--bundle", type=click.Path(file_okay=False), help="Explain against a compiled bundle.")
 @param_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def explain_cmd(args: tuple[str, ...], bundle: str | None, params: dict[str, str], fmt: str) -> None:
+@capability_options
+def explain_cmd(args: tuple[str, ...], bundle: str | None, params: dict[str, str], fmt: str, **flags) -> None:
     """What happens if the agent does OPERATION on OBJECT, and which rule decided it.
 
     \b
@@ -249,16 +251,19 @@ def explain_cmd(args: tuple[str, ...], bundle: str | None, params: dict[str, str
     *sources, op, obj = args
     policy = _load(tuple(sources), bundle)
     try:
+        policy = session_layer.apply_flags(policy, session_layer.Flags.from_options(flags))
         bound = ir.bind(policy, params)
         request = ir.normalize_request(op, _expand_object(obj, bound.params))
-    except (ir.RequestError, ValueError) as exc:  # PathError is a ValueError
+    except (ir.RequestError, ValueError) as exc:  # PathError and FlagError are ValueErrors
         raise click.UsageError(str(exc)) from None
     decision = ir.decide(bound, request)
+    overridden = session_layer.blocked_in(decision)
     if fmt == "json":
         import json
 
         data = decision.to_json()
         data["params"] = bound.params
+        data["overridden_flags"] = [r.origin.file for r in overridden]
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
     click.echo(f"{op} {request.object}: {decision.effect.upper()}" + (" (audited)" if decision.audit else ""))
@@ -267,6 +272,8 @@ def explain_cmd(args: tuple[str, ...], bundle: str | None, params: dict[str, str
         click.echo("              (enforced: inner scopes cannot override it)")
     for rule in decision.beaten:
         click.echo(f"  beat        {rule.describe():<48} {_origin_text(rule)}")
+    for rule in overridden:
+        click.echo(f"  note: the flag {rule.origin.file} cannot loosen this enforced rule")
 
 
 @main.command("schema")
@@ -290,15 +297,6 @@ def _signing_key(path: str):
 
 def run() -> None:
     """Entry point with a last line of defence: no traceback ever reaches the user."""
-    try:
-        main(standalone_mode=True)
-    except SystemExit:
-        raise
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:  # pragma: no cover - a bug; say so without a traceback
-        if os.environ.get("AWPOLICY_DEBUG"):
-            raise
-        click.echo(f"awpolicy: internal error: {type(exc).__name__}: {exc} "
-                   "(set AWPOLICY_DEBUG=1 for a traceback, and please report it)", err=True)
-        sys.exit(EXIT_INPUT)
+    from aw_policy.entry import guarded
+
+    guarded(lambda: main(standalone_mode=True))

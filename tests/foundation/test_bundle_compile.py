@@ -46,7 +46,9 @@ def test_committed_golden_bundle_equals_a_fresh_compile(tmp_path):
 def test_manifest_lists_sources_and_artifacts_with_hashes():
     manifest = json.loads((GOLDEN / "bundle" / "manifest.json").read_text())
     assert manifest["format"] == "awpolicy.bundle/1"
-    assert [s["scope"] for s in manifest["sources"]] == ["org", "project", "project", "user"]
+    assert [(s["path"], s["scope"]) for s in manifest["sources"]] == [
+        ("../src/org.awp", "org"), ("../src/project.awp", "project"), ("preset:linux-base", "project"),
+        ("preset:macos-base", "project"), ("../src/user.awp.yaml", "user")]
     import hashlib
 
     for artifact in manifest["artifacts"]:
