@@ -325,10 +325,14 @@ def macos_argv(prep: Prepared, req: RunRequest) -> list[str]:
         from aw_policy.backends.sbpl import render_profile
 
         profile_text = render_profile(prep.policy, prep.params, supervised=False)[0]
+    from aw_policy.backends.sbpl import launch_params
+
     try:
-        return sandbox_exec_argv(prep.bundle.path, prep.bundle.artifacts(), prep.params, req.argv,
+        # The profile's regex forms read derived params (AWP_CI_RE_HOME, ...): pass them all.
+        defines = launch_params(prep.params)
+        return sandbox_exec_argv(prep.bundle.path, prep.bundle.artifacts(), defines, req.argv,
                                  profile_text=profile_text)
-    except MacosError as exc:
+    except (MacosError, ValueError) as exc:
         raise Refused(NO_TARGET, str(exc), where=prep.bundle.path) from None
 
 

@@ -62,6 +62,12 @@ attempt("connect_loopback", loopback_roundtrip)
 attempt("connect_outside", lambda: socket.create_connection(("192.0.2.1", 80), timeout=3))
 attempt("kill_outside", lambda: os.kill(args["outside_pid"], signal.SIGTERM))
 attempt("ptrace", ptrace_traceme)
+attempt("read_key_through_workspace_link", lambda: open(args["key_link"]).read())
+attempt("write_outside_through_workspace_link", lambda: write(os.path.join(args["home_link"], "planted-by-link")))
+def link_made_inside():
+    os.symlink(args["id_rsa"], "made-inside")
+    open("made-inside").read()
+attempt("read_key_through_link_made_inside", link_made_inside)
 print(json.dumps(out))
 """
 
@@ -73,13 +79,16 @@ def probe(golden_bundle, module_machine):
     shutil.copy("/bin/true", machine.ws / "mytrue")
     (machine.ws / "config").mkdir()
     (machine.ws / "config" / ".env").write_text("TOKEN=1\n")
+    (machine.ws / "keylink").symlink_to(machine.home / ".ssh" / "id_rsa")  # a workspace entry pointing out
+    (machine.ws / "homelink").symlink_to(machine.home)
     outside = subprocess.Popen(["sleep", "300"])
     try:
         args = {"readme": str(machine.ws / "README"), "id_rsa": str(machine.home / ".ssh" / "id_rsa"),
                 "ssh_dir": str(machine.home / ".ssh"), "home": str(machine.home),
                 "dotenv": str(machine.ws / ".env"), "copied_true": str(machine.ws / "mytrue"),
                 "outside_pid": outside.pid, "nested_env": str(machine.ws / "config" / ".env"),
-                "hooks": str(machine.ws / ".git" / "hooks")}
+                "hooks": str(machine.ws / ".git" / "hooks"), "key_link": str(machine.ws / "keylink"),
+                "home_link": str(machine.ws / "homelink")}
         before = machine.listing()
         result = machine.py(golden_bundle, PROBE, json.dumps(args), opts=("--best-effort", "--discard-branch"))
         after = machine.listing()
@@ -136,6 +145,14 @@ def test_loopback_works_and_the_outside_network_is_unreachable(probe):
 def test_signals_cannot_reach_processes_outside(probe):
     assert probe["report"]["kill_outside"] in ("EPERM", "ESRCH")
     assert probe["outside_alive"]
+
+
+def test_symlinks_in_the_workspace_do_not_reach_what_they_point_to(probe, module_machine):
+    # Landlock checks the file the path resolves to, not the link's place in the workspace
+    assert probe["report"]["read_key_through_workspace_link"] == "EACCES"
+    assert probe["report"]["read_key_through_link_made_inside"] == "EACCES"
+    assert probe["report"]["write_outside_through_workspace_link"] == "EACCES"
+    assert not (module_machine.home / "planted-by-link").exists()
 
 
 def test_ptrace_fails(probe):

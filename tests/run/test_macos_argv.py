@@ -75,9 +75,26 @@ def test_launcher_uses_the_compiled_profile_when_the_order_holds(golden_bundle):
     prep, argv = _argv(golden_bundle, REFERENCE)
     assert not prep.reordered
     assert argv[:3] == [SANDBOX_EXEC, "-f", f"{golden_bundle}/profile.sb"]
-    defines = [argv[i + 1] for i, a in enumerate(argv) if a == "-D"]
-    assert defines == [f"{k}={v}" for k, v in sorted(prep.params.items())]
     assert argv[-3:] == ["--", "git", "status"]
+    # The profile loads with exactly the -D values given (a param it reads and is not
+    # given would stop sandbox-exec) and decides as the policy says.
+    loaded = _load_with_defines((golden_bundle / "profile.sb").read_text(), argv)
+    assert _reads(loaded, "/home/agent/workspace/README") is True
+    assert _reads(loaded, "/home/agent/.ssh/id_rsa") is False
+    assert _reads(loaded, "/home/agent/.SSH/id_rsa") is False  # APFS would open the same file
+
+
+def _load_with_defines(text: str, argv: list[str]):
+    from aw_policy.sbpl.evaluator import load_profile
+
+    defines = dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "-D")
+    return load_profile(text, defines, "profile.sb")
+
+
+def _reads(loaded, path: str) -> bool:
+    from aw_policy.sbpl.evaluator import Request, evaluate
+
+    return evaluate(loaded, Request("file-read-data", path=path)).allowed
 
 
 def test_launcher_re_renders_the_profile_when_the_order_changes(golden_bundle):
@@ -88,3 +105,6 @@ def test_launcher_re_renders_the_profile_when_the_order_changes(golden_bundle):
     assert argv[1] == "-p"
     assert argv[2] == render_profile(prep.policy, prep.params, supervised=False)[0]
     assert argv[2] != (golden_bundle / "profile.sb").read_text()  # the order really differs
+    loaded = _load_with_defines(argv[2], argv)
+    assert _reads(loaded, "/Users/dev/src/work/app/main.py") is True
+    assert _reads(loaded, "/Users/dev/.ssh/id_rsa") is False
