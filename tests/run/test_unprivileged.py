@@ -36,15 +36,9 @@ print(json.dumps(out))
 
 
 def _why_not() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root to switch to an unprivileged uid"
-    if shutil.which("setpriv") is None:
-        return "setpriv (util-linux) is not installed"
-    from aw_runtime.linux.launch import userns_available
+    from runtime_linux.sandboxing import unprivileged_userns
 
-    if not userns_available():
-        return "this kernel does not allow unprivileged user namespaces"
-    return None
+    return unprivileged_userns()
 
 
 pytestmark = pytest.mark.skipif(_why_not() is not None, reason=_why_not() or "")

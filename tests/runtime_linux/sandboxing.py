@@ -171,7 +171,14 @@ def unprivileged_userns() -> str | None:
         return "setpriv (util-linux) is not installed"
     p = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
                         "unshare", "--user", "--map-root-user", "true"], capture_output=True, text=True, check=False)
-    return None if p.returncode == 0 else f"unprivileged user namespaces are disabled: {p.stderr.strip()}"
+    if p.returncode != 0:
+        return f"unprivileged user namespaces are disabled: {p.stderr.strip()}"
+    p = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", sys.executable,
+                        "-c", "import aw_policy, aw_runtime"], capture_output=True, text=True, check=False, cwd="/")
+    if p.returncode != 0:
+        return (f"uid {NOBODY} cannot import awpolicy from {sys.executable} (is the venv under a 0700 "
+                f"directory?): {p.stderr.strip()[-200:]}")
+    return None
 
 
 needs_landlock = pytest.mark.skipif(landlock_abi() < 1, reason="this kernel has no Landlock")
