@@ -21,6 +21,7 @@ built-in one is ``deny``.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -139,10 +140,11 @@ class Policy:
     sources: tuple[SourceInfo, ...] = ()
 
     def rule(self, rule_id: str) -> Rule:
-        for r in self.rules:
-            if r.id == rule_id:
-                return r
-        raise KeyError(rule_id)
+        return self._by_id[rule_id]
+
+    @functools.cached_property
+    def _by_id(self) -> dict[str, Rule]:
+        return {r.id: r for r in self.rules}
 
     def param_defaults(self) -> dict[str, str]:
         values = dict(paths.REFERENCE_PARAMS)
@@ -291,6 +293,7 @@ class BoundRule:
     rule: Rule
     specificity: tuple
     matcher: object  # callable(str) -> bool
+    anchor: str | None = None  # paths: the fixed leading directory every match lies in; None: no index
 
     def key(self, index: int) -> tuple:
         r = self.rule
@@ -343,7 +346,7 @@ def bind_rule(rule: Rule, params: dict[str, str]) -> BoundRule:
         return BoundRule(rule, (-1,), lambda obj: True)
     if rule.kind in ("subtree", "literal", "glob"):
         bound = paths.bind_path(rule.kind, rule.pattern, params)
-        return BoundRule(rule, bound.specificity, bound.matches)
+        return BoundRule(rule, bound.specificity, bound.matches, bound.anchor)
     if rule.kind == "host":
         match, spec = _host_matcher(rule.pattern)
         return BoundRule(rule, spec, match)
@@ -361,12 +364,22 @@ class BoundPolicy:
     policy: Policy
     params: dict[str, str]
     by_op: dict[str, tuple[tuple[int, BoundRule], ...]] = field(default_factory=dict)
+    # Path rules by operation and anchor, so a request looks only at the rules anchored
+    # at one of its ancestors instead of scanning every rule (a backend asks thousands).
+    anchored: dict[str, dict[str, tuple[tuple[int, BoundRule], ...]]] = field(default_factory=dict)
+    unanchored: dict[str, tuple[tuple[int, BoundRule], ...]] = field(default_factory=dict)
 
 
 def bind(policy: Policy, params: dict[str, str] | None = None) -> BoundPolicy:
     """Bind parameters: given values override the policy's defaults and the reference ones."""
+    return _bind(policy, tuple(sorted((params or {}).items())))
+
+
+@functools.lru_cache(maxsize=8)
+def _bind(policy: Policy, params: tuple[tuple[str, str], ...]) -> BoundPolicy:
+    """Every backend binds the same policy to the same reference values: do it once."""
     values = policy.param_defaults()
-    values.update(params or {})
+    values.update(params)
     resolved = paths.resolve_params(values)
     by_op: dict[str, list[tuple[int, BoundRule]]] = {op: [] for op in OPERATIONS}
     for cls in CLASSES:
@@ -378,12 +391,43 @@ def bind(policy: Policy, params: dict[str, str] | None = None) -> BoundPolicy:
         ops = [op for op in OPERATIONS if OP_CLASS[op] == rule.cls] if rule.op == "*" else [rule.op]
         for op in ops:
             by_op[op].append((index, bound))
-    return BoundPolicy(policy, resolved, {op: tuple(v) for op, v in by_op.items()})
+    anchored: dict[str, dict[str, list]] = {}
+    unanchored: dict[str, list] = {}
+    for op, entries in by_op.items():
+        for entry in entries:
+            anchor = entry[1].anchor
+            if anchor is None:
+                unanchored.setdefault(op, []).append(entry)
+            else:
+                anchored.setdefault(op, {}).setdefault(anchor, []).append(entry)
+    return BoundPolicy(policy, resolved, {op: tuple(v) for op, v in by_op.items()},
+                       {op: {a: tuple(v) for a, v in d.items()} for op, d in anchored.items()},
+                       {op: tuple(v) for op, v in unanchored.items()})
+
+
+def _ancestors(path: str) -> list[str]:
+    """'/a/b' -> ['/', '/a', '/a/b']."""
+    out, current = ["/"], ""
+    for part in path.split("/"):
+        if part:
+            current += "/" + part
+            out.append(current)
+    return out
+
+
+def _candidates(bound: BoundPolicy, request: Request):
+    index = bound.anchored.get(request.op)
+    if not index or not request.object.startswith("/"):
+        return bound.by_op[request.op]
+    found = list(bound.unanchored.get(request.op, ()))
+    for ancestor in _ancestors(request.object):
+        found.extend(index.get(ancestor, ()))
+    return found
 
 
 def ranked_matches(bound: BoundPolicy, request: Request) -> list[BoundRule]:
     """Every rule matching the request, best first."""
-    hits = [(b.key(i), b) for i, b in bound.by_op[request.op] if b.matcher(request.object)]
+    hits = [(b.key(i), b) for i, b in _candidates(bound, request) if b.matcher(request.object)]
     hits.sort(key=lambda kb: kb[0], reverse=True)
     return [b for _, b in hits]
 
@@ -399,7 +443,8 @@ def decide(policy: Policy | BoundPolicy, request: Request, params: dict[str, str
 def precedence_order(bound: BoundPolicy, rules: Iterable[Rule] | None = None) -> list[str]:
     """Rule ids in ascending precedence under this binding (the order backends emit)."""
     index = {r.id: i for i, r in enumerate(bound.policy.rules)}
+    already = {i: b for entries in bound.by_op.values() for i, b in entries if i >= 0}  # bound once, in bind()
     chosen = list(rules) if rules is not None else list(bound.policy.rules)
-    keyed = [(bind_rule(r, bound.params).key(index[r.id]), r.id) for r in chosen]
+    keyed = [((already.get(index[r.id]) or bind_rule(r, bound.params)).key(index[r.id]), r.id) for r in chosen]
     keyed.sort()
     return [rid for _, rid in keyed]

@@ -15,6 +15,7 @@ values at launch. Three kinds:
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from dataclasses import dataclass
@@ -126,12 +127,17 @@ class BoundPath:
 
     kind: str
     text: str  # bound, normalized; for globs, wildcards from the pattern are kept as written
-    regex: re.Pattern[str] | None
+    pattern: str | None  # globs whose values hold wildcards: the regex source; else derived from text
     depth: int  # fixed leading components
 
     @property
     def specificity(self) -> tuple[int, int]:
         return (self.depth, KIND_RANK[self.kind])
+
+    @property
+    def anchor(self) -> str:
+        """The directory of the fixed leading components: every path this matches is it or below it."""
+        return "/" + "/".join(_components(self.text)[: self.depth])
 
     def matches(self, path: str) -> bool:
         if self.kind == "literal":
@@ -140,20 +146,67 @@ class BoundPath:
             if self.text == "/":
                 return path.startswith("/")
             return path == self.text or path.startswith(self.text + "/")
-        assert self.regex is not None
         return self.regex.fullmatch(path) is not None
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        """Compiled on first use: ranking rules never needs it, only matching does."""
+        assert self.kind == "glob", "only globs have a regex"
+        return _compile(self.pattern if self.pattern is not None else _plain_glob_regex(self.text))
 
 
 def _components(path: str) -> list[str]:
     return [p for p in path.split("/") if p]
 
 
+def _glob_component_regex(comp: str) -> str:
+    return "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c) for c in comp)
+
+
+def _bind_plain_glob(pattern: str, params: dict[str, str]) -> BoundPath:
+    """The common case: no parameter value holds a wildcard, so every * and ? is the pattern's."""
+    def value(match: re.Match) -> str:
+        v = params.get(match.group(1))
+        if v is None:
+            raise PathError(f"parameter ${{{match.group(1)}}} has no value")
+        return v.rstrip("/") if v != "/" else ""
+
+    comps = [c for c in PARAM_RE.sub(value, pattern).split("/") if c and c != "."]
+    depth = next((i for i, c in enumerate(comps) if "*" in c or "?" in c), len(comps))
+    return BoundPath("glob", "/" + "/".join(comps), None, depth)
+
+
+def _plain_glob_regex(text: str) -> str:
+    comps = [c for c in text.split("/") if c]
+    return "".join("(?:/[^/]+)*" if c == "**" else "/" + _glob_component_regex(c) for c in comps) or "/"
+
+
+# re's own cache holds 512 patterns; a policy with thousands of globs is bound by every
+# backend in turn, so keep the compiled globs for as long as the process lives.
+_compile = functools.lru_cache(maxsize=65536)(re.compile)
+
+
 def bind_path(kind: str, pattern: str, params: dict[str, str]) -> BoundPath:
     """Bind a normalized symbolic pattern to resolved parameter values."""
+    # Every backend binds every rule again; the result depends only on these values.
+    used = tuple((name, params.get(name)) for name in PARAM_RE.findall(pattern)) if "${" in pattern else ()
+    return _bind_path(kind, pattern, used)
+
+
+@functools.lru_cache(maxsize=65536)
+def _bind_path(kind: str, pattern: str, used: tuple[tuple[str, str | None], ...]) -> BoundPath:
+    params = {name: value for name, value in used if value is not None}
     if kind != "glob":
         text = normalize_pattern(expand(pattern, params), kind)
         return BoundPath(kind, text, None, len(_components(text)))
     # Globs: parameter values are literal text, only the pattern's own wildcards are special.
+    if not any(c in GLOB_CHARS for _, value in used if value for c in value):
+        return _bind_plain_glob(pattern, params)
+    return _bind_marked_glob(pattern, params)
+
+
+def _bind_marked_glob(pattern: str, params: dict[str, str]) -> BoundPath:
+    """The general case: each character marked as the pattern's (maybe wild) or a value's (literal)."""
     pieces: list[tuple[str, bool]] = []  # (text, is_from_pattern)
     pos = 0
     for match in PARAM_RE.finditer(pattern):
@@ -195,7 +248,7 @@ def bind_path(kind: str, pattern: str, params: dict[str, str]) -> BoundPath:
             else:
                 regex += re.escape(c)
     display = "/" + "/".join("".join(c for c, _ in comp) for comp in comps)
-    return BoundPath("glob", display, re.compile(regex or "/"), depth)
+    return BoundPath("glob", display, regex or "/", depth)
 
 
 def normalize_request_path(path: str) -> str:
@@ -203,3 +256,41 @@ def normalize_request_path(path: str) -> str:
     if not path.startswith("/"):
         raise PathError(f"request path {path!r} must be absolute")
     return normalize_pattern(path, "literal")
+
+
+class PathIndex:
+    """Items keyed by absolute path, asked for those at, above or below a path in O(log n + hits).
+
+    Paths below ``p`` are ``p + "/..."``: one contiguous run of the sorted keys.
+    """
+
+    def __init__(self, items):
+        self._at: dict[str, list] = {}
+        for path, item in items:
+            self._at.setdefault(path, []).append(item)
+        self._keys = sorted(self._at)
+
+    def above_or_at(self, path: str) -> list:
+        out, current = list(self._at.get("/", ())), ""
+        for part in path.split("/"):
+            if part:
+                current += "/" + part
+                out.extend(self._at.get(current, ()))
+        return out
+
+    def below(self, path: str) -> list:
+        import bisect
+
+        start = "/" if path == "/" else path.rstrip("/") + "/"
+        out = []
+        for key in self._keys[bisect.bisect_left(self._keys, start):]:
+            if not key.startswith(start):
+                break
+            if key != "/":
+                out.extend(self._at[key])
+        return out
+
+    def related(self, path: str) -> list:
+        """Items at the path, at its ancestors and below it."""
+        return self.above_or_at(path) + self.below(path)
+

@@ -1,8 +1,10 @@
 """Launch overhead of `awpolicy run BUNDLE -- /bin/true`, beside bare /bin/true and bwrap, in one run.
 
-    python benchmarks/bench_launch.py [--rounds N] [--suite TEST...] [--suite-rounds M] [--no-suite]
+    python benchmarks/bench_launch.py [--rounds N] [--suite TEST...] [--suite-rounds M] [--no-suite] [--json]
 
-Prints, all measured in the same run with the variants interleaved round by
+Reports through benchmarks/report.py (a table, or one JSON document with
+``--json``; the per-step breakdown and the minimums are printed only without
+``--json``). Measured in the same run with the variants interleaved round by
 round (so a busy machine slows every variant alike), median and minimum:
 
 1. launch of /bin/true: bare; ``python -c pass`` (the interpreter alone);
@@ -25,6 +27,7 @@ round (so a busy machine slows every variant alike), median and minimum:
    whatever Landlock, seccomp and the namespaces add per system call.
 
 Targets (issue 6): launch within 3x of bwrap; the workload within 2%.
+Exit status 1 when a figure misses its target.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import Figure, emit
+
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN_SOURCES = [REPO / "golden" / "agent-worktree" / "src" / n for n in ("org.awp", "project.awp", "user.awp.yaml")]
 PY = sys.executable
@@ -49,7 +54,7 @@ PY = sys.executable
 def ensure_bwrap() -> str | None:
     found = shutil.which("bwrap")
     if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        print("installing bubblewrap (apt-get install -y bubblewrap) ...", flush=True)
+        print("installing bubblewrap (apt-get install -y bubblewrap) ...", file=sys.stderr, flush=True)
         subprocess.run(["apt-get", "install", "-y", "bubblewrap"], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, check=False)
         found = shutil.which("bwrap")
@@ -102,14 +107,17 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.1f} ms"
 
 
-def launch_table(bwrap, golden, plain, ws, env, rounds) -> dict[str, float]:
+BWRAP = "bwrap (pid,ipc,net ns; ro /; /proc; /dev; tmpfs; ws rw)"
+
+
+def launch_table(bwrap, golden, plain, ws, env, rounds, verbose: bool) -> list[Figure]:
     run = [PY, "-m", "aw_policy", "run"]
     variants = {
         "bare /bin/true": ["/bin/true"],
         "python -c pass": [PY, "-c", "pass"],
     }
     if bwrap:
-        variants["bwrap (pid,ipc,net ns; ro /; /proc; /dev; tmpfs; ws rw)"] = [
+        variants[BWRAP] = [
             bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-net", "--die-with-parent", "--new-session",
             "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
             "--bind", str(ws), str(ws), "--chdir", str(ws), "/bin/true"]
@@ -121,20 +129,31 @@ def launch_table(bwrap, golden, plain, ws, env, rounds) -> dict[str, float]:
         PY, "-c", ("import sys; from aw_runtime.launcher import RunRequest, run_bundle; "
                    f"sys.exit(run_bundle(RunRequest(bundle={str(plain)!r}, argv=('/bin/true',))))")]
     times = interleaved(variants, rounds, ws, env)
-    print(f"\n1. launch of /bin/true, {rounds} interleaved rounds (median / min)")
-    medians = {}
-    for name, xs in times.items():
-        medians[name] = statistics.median(xs)
-        print(f"  {name:58} {ms(medians[name])} / {ms(min(xs))}")
-    bw = next((v for k, v in medians.items() if k.startswith("bwrap")), None)
-    if bw:
-        for name, value in medians.items():
-            if name.startswith(("awpolicy", "runtime")):
-                print(f"  {name:58} {value / bw:6.1f}x bwrap (target <= 3x)")
-    return medians
+    medians = {name: statistics.median(xs) for name, xs in times.items()}
+    bw = medians.get(BWRAP)
+    if verbose:
+        print(f"\n1. launch of /bin/true, {rounds} interleaved rounds (median / min)")
+        for name, xs in times.items():
+            print(f"  {name:58} {ms(medians[name])} / {ms(min(xs))}")
+        if bw:
+            for name, value in medians.items():
+                if name.startswith(("awpolicy", "runtime")):
+                    print(f"  {name:58} {value / bw:6.1f}x bwrap (target <= 3x)")
+    figures = []
+    for name, value in medians.items():
+        label = f"launch: {name}"
+        if name.startswith("awpolicy"):  # issue 6: `awpolicy run` within 3x of bwrap
+            figures.append(Figure(label, value * 1000, "ms", "<= 3x peer", None if bw is None else value <= 3 * bw,
+                                  "bwrap /bin/true" if bw else "bwrap /bin/true: bwrap not installed",
+                                  None if bw is None else bw * 1000))
+        elif name.startswith("runtime") and bw:
+            figures.append(Figure(label, value * 1000, "ms", peer="bwrap /bin/true", peer_value=bw * 1000))
+        else:
+            figures.append(Figure(label, value * 1000, "ms"))
+    return figures
 
 
-def breakdown(golden: Path, ws: Path, env: dict, rounds: int) -> None:
+def breakdown(golden: Path, ws: Path, env: dict, rounds: int, verbose: bool) -> list[Figure]:
     from aw_runtime.launcher import RunRequest, run_bundle
 
     imports = "import aw_policy.cli, aw_policy.commands.run, aw_runtime.launcher, aw_runtime.linux.launch"
@@ -169,16 +188,21 @@ def breakdown(golden: Path, ws: Path, env: dict, rounds: int) -> None:
     finally:
         os.dup2(saved_err, 2)
         os.close(saved_err)
-    print(f"\n2. where one `awpolicy run` goes (golden bundle; medians of {rounds})")
-    print(f"  {'interpreter start (python -c pass)':58} {ms(py)}")
-    print(f"  {'imports: click, aw_policy.cli, the runtime':58} {ms(imp)}")
-    print("  in-process, time since the previous point:")
-    total = 0.0
-    for key in order:
-        value = statistics.median(steps[key])
-        total += value
-        print(f"    {'... -> ' + key:56} {ms(value)}")
-    print(f"  {'sum of the in-process steps':58} {ms(total)}")
+    medians = {key: statistics.median(steps[key]) for key in order}
+    total = sum(medians.values())
+    if verbose:
+        print(f"\n2. where one `awpolicy run` goes (golden bundle; medians of {rounds})")
+        print(f"  {'interpreter start (python -c pass)':58} {ms(py)}")
+        print(f"  {'imports: click, aw_policy.cli, the runtime':58} {ms(imp)}")
+        print("  in-process, time since the previous point:")
+        for key in order:
+            print(f"    {'... -> ' + key:56} {ms(medians[key])}")
+        print(f"  {'sum of the in-process steps':58} {ms(total)}")
+    return [
+        Figure(f"one awpolicy run: interpreter start (median of {rounds})", py * 1000, "ms"),
+        Figure("one awpolicy run: imports (click, aw_policy.cli, runtime)", imp * 1000, "ms"),
+        Figure("one awpolicy run: run_bundle in process, sum of steps", total * 1000, "ms"),
+    ]
 
 
 def pytest_summary(text: str) -> str:
@@ -186,7 +210,7 @@ def pytest_summary(text: str) -> str:
     return re.sub(r" in [0-9.]+s.*", "", lines[-1].strip("= ")) if lines else "no summary"
 
 
-def workload(plain: Path, suite: list[str], rounds: int, env: dict) -> None:
+def workload(plain: Path, suite: list[str], rounds: int, env: dict, verbose: bool) -> list[Figure]:
     env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
     bare = [PY, "-m", "pytest", "-q", "-p", "no:randomly", *suite]
     sandboxed = [PY, "-m", "aw_policy", "run", "--param", f"WORKSPACE={REPO}", str(plain), "--", *bare]
@@ -200,25 +224,38 @@ def workload(plain: Path, suite: list[str], rounds: int, env: dict) -> None:
             start = time.perf_counter()
             subprocess.run(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
             times[name].append(time.perf_counter() - start)
-    print(f"\n3. real workload: pytest {' '.join(suite)}, {rounds} interleaved rounds (median / min)")
-    for name, xs in times.items():
-        print(f"  {name:58} {statistics.median(xs):7.2f} s / {min(xs):7.2f} s   ({summaries[name]})")
-    if summaries["bare"] != summaries["sandboxed"]:
-        print("  WARNING: the two runs did not have the same results; the comparison is not like for like")
+    same = summaries["bare"] == summaries["sandboxed"]
     bare_m, sand_m = statistics.median(times["bare"]), statistics.median(times["sandboxed"])
-    print(f"  {'overhead (medians)':58} {100 * (sand_m - bare_m) / bare_m:+6.1f} %  (target < 2 %)")
     bare_min, sand_min = min(times["bare"]), min(times["sandboxed"])
-    print(f"  {'overhead (minimums)':58} {100 * (sand_min - bare_min) / bare_min:+6.1f} %")
-    print(f"  machine load now {os.getloadavg()[0]:.1f} (figures from a loaded machine are noise-bound)")
+    overhead_m = 100 * (sand_m - bare_m) / bare_m
+    overhead_min = 100 * (sand_min - bare_min) / bare_min
+    if verbose:
+        print(f"\n3. real workload: pytest {' '.join(suite)}, {rounds} interleaved rounds (median / min)")
+        for name, xs in times.items():
+            print(f"  {name:58} {statistics.median(xs):7.2f} s / {min(xs):7.2f} s   ({summaries[name]})")
+        print(f"  {'overhead (medians)':58} {overhead_m:+6.1f} %  (target < 2 %)")
+        print(f"  {'overhead (minimums)':58} {overhead_min:+6.1f} %")
+        print(f"  machine load now {os.getloadavg()[0]:.1f} (figures from a loaded machine are noise-bound)")
+    if not same:
+        print(f"WARNING: bare ({summaries['bare']}) and sandboxed ({summaries['sandboxed']}) runs did not have "
+              "the same results; the comparison is not like for like", file=sys.stderr)
+    caveat = "" if same else " (RESULTS DIFFER)"
+    return [
+        Figure(f"pytest suite under awpolicy run{caveat} (median of {rounds})", sand_m, "s",
+               peer=f"the same suite bare ({summaries['bare']})", peer_value=bare_m),
+        Figure(f"real-workload overhead, medians{caveat}", overhead_m, "%", "< 2 %", overhead_m < 2),
+        Figure(f"real-workload overhead, minimums{caveat}", overhead_min, "%"),
+    ]
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--suite", nargs="+",
                     default=["tests/foundation/test_decide.py", "tests/foundation/test_language.py"])
     ap.add_argument("--suite-rounds", type=int, default=3)
     ap.add_argument("--no-suite", action="store_true")
+    ap.add_argument("--json", action="store_true", help="print one JSON document (see benchmarks/report.py)")
     args = ap.parse_args()
     if not sys.platform.startswith("linux"):
         raise SystemExit("this benchmark measures the Linux runtime")
@@ -234,15 +271,21 @@ def main() -> None:
                "LANG": "C.UTF-8"}
         golden = compile_bundle(root / "golden", *GOLDEN_SOURCES)
         plain = compile_bundle(root / "plain", plain_policy(root / "plain.awp"))
-        print(f"machine: {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}; kernel {os.uname().release}; "
-              f"python {sys.version.split()[0]}; bwrap {'absent' if not bwrap else bwrap}")
-        launch_table(bwrap, golden, plain, ws, env, args.rounds)
-        breakdown(golden, ws, env, max(5, args.rounds // 2))
+        verbose = not args.json
+        if verbose:
+            print(f"machine: {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}; kernel {os.uname().release}; "
+                  f"python {sys.version.split()[0]}; bwrap {'absent' if not bwrap else bwrap}")
+        figures = launch_table(bwrap, golden, plain, ws, env, args.rounds, verbose)
+        figures += breakdown(golden, ws, env, max(5, args.rounds // 2), verbose)
         if not args.no_suite:
-            workload(plain, args.suite, args.suite_rounds, env)
+            figures += workload(plain, args.suite, args.suite_rounds, env, verbose)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    if verbose:
+        print()
+    return emit(f"launch overhead of awpolicy run (issue 6); launches of /bin/true, medians of {args.rounds} "
+                "interleaved rounds", figures)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -238,13 +238,18 @@ def _mute_candidates(bound: ir.BoundPolicy, entries_by_id: dict[str, dict]) -> l
     reasons: dict[str, list[str]] = {}
     for op in ("read", "write", "exec"):
         rules = [(i, b) for i, b in bound.by_op[op] if b.rule.kind != "default"]
+        # Only a rule that is not an unaudited allow can conflict, and only one anchored
+        # at, above or below the prefix (see _conflicts): look those up, do not scan.
+        restrictive = paths.PathIndex((b.anchor, (j, b)) for j, b in rules
+                                      if b.anchor is not None and (b.rule.effect != "allow" or b.rule.audit))
         for i, r in rules:
             rule = r.rule
             if rule.kind != "subtree" or rule.effect != "allow" or rule.audit:
                 continue
             prefix = _bound_path(r, bound.params).text
             rkey = r.key(i)
-            if all(not _conflicts(prefix, rkey, x, j, bound.params) for j, x in rules if x is not r):
+            nearby = restrictive.related(prefix)
+            if all(not _conflicts(prefix, rkey, x, j, bound.params) for j, x in nearby if x is not r):
                 allowed.setdefault(prefix, set()).add(op)
                 symbolic.setdefault(prefix, rule.pattern)
                 reasons.setdefault(prefix, []).append(rule.id)

@@ -127,6 +127,7 @@ def _filesystem(policy: ir.Policy, params: dict[str, str]):
                 entry["deny"].add(op)
                 entry["rules"].add(fs.winner(op, bound, subtree).id)
     grant_roots = [(fs.path(kind, pattern), v["access"]) for (pattern, kind), v in grants.items()]
+    grant_index = paths.PathIndex(grant_roots)  # roots at, above or below a glob's fixed prefix
     unenforced: list[dict] = []
     glob_masks: list[dict] = []
     for rule in sorted(set(globs), key=lambda r: r.id):
@@ -139,8 +140,7 @@ def _filesystem(policy: ir.Policy, params: dict[str, str]):
         prefix = "/" + "/".join(bound.text.split("/")[1 : bound.depth + 1])
         # Carved out at launch wherever it meets a grant under the real binding ...
         glob_masks.append({"pattern": rule.pattern, "deny": sorted(ops), "rules": [rule.id]})
-        if not any(op in access and (_under(prefix, root) or _under(root, prefix))
-                   for root, access in grant_roots for op in ops):
+        if not any(op in access for access in grant_index.related(prefix) for op in ops):
             continue  # ... and under this one nothing is granted there: Landlock denies it all
         unenforced.append(_entry(rule, f"glob {rule.pattern!r} inside a granted tree: the paths that match "
                                        "at launch are carved out, files created later that match are not"))

@@ -185,3 +185,16 @@ def test_winner_is_the_maximum_of_every_match(layers, request):
     index = {r.id: i for i, r in enumerate(policy.rules)}
     keys = [m.key(index.get(m.rule.id, -1)) for m in ranked]
     assert keys == sorted(keys, reverse=True)
+
+
+@given(st.lists(st.sampled_from(["a", "b.c", "*", "?", "**", "x*y", ".", "", "${W}", "${R}"]), min_size=1,
+                max_size=6),
+       st.sampled_from(["/w/x", "/", "/r/", "/a b/(c)+"]), st.sampled_from(["/", "/q", "/q.r/"]))
+@settings(max_examples=300, deadline=None)
+def test_plain_glob_binding_equals_the_general_one(parts, w, r):
+    """The fast path for values without wildcards binds exactly like the character-marking one."""
+    from aw_policy import paths
+
+    pattern, params = "/" + "/".join(parts), {"W": w, "R": r}
+    fast, general = paths._bind_plain_glob(pattern, params), paths._bind_marked_glob(pattern, params)
+    assert (fast.text, fast.regex.pattern, fast.depth) == (general.text, general.regex.pattern, general.depth)
