@@ -17,7 +17,7 @@ from aw_policy.merge import compile_sources
 from aw_policy.preset_catalog import describe, list_presets
 
 BUNDLED = sorted(p.stem for p in bundled_preset_dir().glob("*.awp"))
-OURS = ("agent-claude", "agent-codex", "git-worktree", "host-ssh", "host-tools", "linux-base")
+OURS = ("agent-claude", "agent-codex", "git-worktree", "host-ssh", "host-tools", "linux-base", "macos-base")
 
 
 def test_the_issue_presets_ship():
@@ -30,7 +30,7 @@ def test_preset_compiles(name):
     assert merged.policy.rules
 
 
-@pytest.mark.parametrize("name", OURS)
+@pytest.mark.parametrize("name", BUNDLED)
 def test_preset_lints_clean(name):
     path = bundled_preset_dir() / f"{name}.awp"
     result = lint_paths([str(path)])
