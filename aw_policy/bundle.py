@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from aw_runtime.atomic import fsync_dir as _fsync_dir
+from aw_runtime.atomic import write_atomic
+
 from aw_policy import __version__, ir, paths
 from aw_policy.diagnostics import Diagnostic, PolicyError, Span
 
@@ -219,18 +222,6 @@ def _remove_stale_temporaries(out: Path) -> None:
             pass  # alive, owned by someone else
 
 
-def _fsync_dir(path: Path) -> None:
-    """Make a directory's entries durable (best effort where directories cannot be fsynced)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------------------- signing
@@ -308,28 +299,13 @@ def write_keypair(private_path: Path, public_path: Path) -> str:
     for path in (private_path, public_path):
         if os.path.lexists(path):
             raise FileExistsError(errno.EEXIST, "exists; refusing to overwrite a key", str(path))
-    _write_new(private_path, private, 0o600)
+    write_atomic(private_path, private, 0o600, exclusive=True)
     try:
-        _write_new(public_path, public, 0o644)
+        write_atomic(public_path, public, 0o644, exclusive=True)
     except BaseException:
         os.unlink(private_path)
         raise
     return key_fingerprint(key)
-
-
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    path = Path(path).absolute()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)  # created 0600
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), mode)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.link(tmp, path)  # atomic, and fails if path exists
-    finally:
-        os.unlink(tmp)
-    _fsync_dir(path.parent)
 
 
 def read_tree(directory: Path) -> dict[str, bytes]:

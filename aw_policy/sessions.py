@@ -14,10 +14,11 @@ import json
 import os
 import re
 import secrets
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+from aw_runtime.atomic import write_atomic
 
 RECORD_FORMAT = "awpolicy.session/1"
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -87,19 +88,7 @@ def write(session: Session, directory: Path | None = None) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{session.id}.json"
     data = (json.dumps(session.to_json(), indent=2, sort_keys=True) + "\n").encode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{session.id}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomic(target, data, mode=0o600)  # private to the user, as the data dir is
     return target
 
 

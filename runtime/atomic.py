@@ -7,30 +7,41 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to a temporary sibling, fsync it, rename it over ``path``, fsync the directory."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644, *, exclusive: bool = False) -> None:
+    """Write ``data`` to a temporary sibling, fsync it, move it to ``path``, fsync the directory.
+
+    ``exclusive``: link instead of rename, so an existing ``path`` is never replaced
+    (FileExistsError) — for keys, which must not be overwritten by accident.
+    """
+    path = Path(path).absolute()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # created 0600
     try:
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), mode)
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        if exclusive:
+            os.link(tmp, path)
+        else:
+            os.replace(tmp, path)
+    finally:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
-        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Make a directory's entries durable (best effort where directories cannot be fsynced)."""
     try:
-        dir_fd = os.open(path.parent or ".", os.O_RDONLY | os.O_DIRECTORY)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         return
     try:
-        os.fsync(dir_fd)
+        os.fsync(fd)
     except OSError:
         pass
     finally:
-        os.close(dir_fd)
+        os.close(fd)

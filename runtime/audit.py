@@ -27,6 +27,8 @@ import threading
 from pathlib import Path
 from typing import Self
 
+from aw_runtime.atomic import fsync_dir as _fsync_dir
+
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 DEFAULT_KEEP = 16
 
@@ -152,14 +154,3 @@ class AuditLog:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -289,15 +289,7 @@ def _sbpl_fixer():
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    import os
-    import tempfile
+    """Replace a fixed file in one step, keeping its permissions."""
+    from aw_runtime.atomic import write_atomic
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text.encode("utf-8"), path.stat().st_mode & 0o7777)
