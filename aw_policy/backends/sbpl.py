@@ -57,7 +57,11 @@ by that rule (it falls to whatever else matches, at worst the default deny).
 This fails closed: if the profile allows a path, decide() allows it too, and
 no deny can be dodged by changing case. Letters whose other case is more than
 one character (``ß`` / ``SS``) keep their own spelling only: APFS's folding
-of those is not something we could verify.
+of those is not something we could verify. APFS also treats the composed and
+decomposed Unicode spellings of a name as one (normalization-insensitive), so
+the same regexes match both: ``é`` becomes ``(é|É|e\u0301|E\u0301)``, a group
+rather than a bracket because how Seatbelt's classes treat multi-byte UTF-8
+is not documented.
 
 Hosts
 -----
@@ -90,6 +94,7 @@ process's own sandbox and denied respectively.
 from __future__ import annotations
 
 import functools
+import unicodedata
 from dataclasses import dataclass
 
 from aw_policy import ir, paths
@@ -162,18 +167,28 @@ _ERE_ESCAPES = {ord(c): "\\" + c for c in ERE_SPECIAL}
 
 
 def _fold(c: str) -> str:
-    if c.lower() != c.upper() and len(c.lower()) == 1 and len(c.upper()) == 1:
-        return f"[{c.lower()}{c.upper()}]"
-    return c
+    """Every spelling APFS takes for the character ``c``: both cases, composed and decomposed."""
+    cases = [v for v in (c.lower(), c.upper()) if len(v) == 1] or [c]
+    if c not in cases:
+        cases.append(c)
+    spellings = list(dict.fromkeys(cases + [unicodedata.normalize("NFD", v) for v in cases]))
+    if len(spellings) == 1:
+        return c
+    if all(len(v) == 1 and v.isascii() for v in spellings):
+        return "[" + "".join(spellings) + "]"
+    # Alternation, not a bracket: whether Seatbelt's regex classes see characters or
+    # UTF-8 bytes is not documented, and a group of byte strings is right either way.
+    return "(" + "|".join(spellings) + ")"
 
 
 def ere_quote(text: str, case_insensitive: bool = False) -> str:
-    """``text`` as a POSIX ERE matching exactly it; with ``case_insensitive`` each cased
-    letter becomes a two-letter class (``s`` -> ``[sS]``)."""
-    quoted = text.translate(_ERE_ESCAPES)
+    """``text`` as a POSIX ERE matching exactly it; with ``case_insensitive``, matching every
+    spelling APFS treats as the same name: each cased letter becomes a class (``s`` ->
+    ``[sS]``) and each composed letter also matches its decomposed form (``é`` -> ``(e\u0301|é|...)``)."""
     if not case_insensitive:
-        return quoted
-    return "".join(_fold(c) for c in quoted)
+        return text.translate(_ERE_ESCAPES)
+    composed = unicodedata.normalize("NFC", text)
+    return "".join(_fold(c) for c in composed.translate(_ERE_ESCAPES))
 
 
 def launch_params(values: dict[str, str]) -> dict[str, str]:

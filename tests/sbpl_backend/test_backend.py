@@ -46,6 +46,16 @@ def test_a_deny_on_ssh_holds_for_every_spelling_of_the_path(path, operation):
     assert not sbpl_allows(SSH, operation, path=path)
 
 
+CAFE = policy_from_texts(("org", 'fs { enforce deny read "~/Caf\u00e9" }\n'), ("user", 'fs { allow read "~" }\n'))
+
+
+@pytest.mark.parametrize("spelling", ["Caf\u00e9", "Cafe\u0301", "CAF\u00c9", "CAFE\u0301", "caf\u00e9"])
+def test_a_deny_holds_for_composed_and_decomposed_spellings(spelling):
+    # APFS resolves NFC and NFD spellings (and case variants) to the same directory
+    assert not sbpl_allows(CAFE, "file-read-data", path=f"/Users/agent/{spelling}/menu.txt")
+    assert sbpl_allows(CAFE, "file-read-data", path="/Users/agent/Cafe/menu.txt")  # a different name
+
+
 def test_case_variants_of_an_allowed_path_are_not_allowed_by_that_allow():
     assert sbpl_allows(SSH, "file-read-data", path="/Users/agent/notes.txt")
     # exact allows: the variant falls through to (deny default), which fails closed
