@@ -211,7 +211,7 @@ def _covers_comment(p: Proposal) -> list[str]:
 
 
 def render(learned: Learned, scope: str) -> str:
-    out = [f"# Proposed by `awpolicy learn` from recorded denials. Review every rule before you commit it.",
+    out = ["# Proposed by `awpolicy learn` from recorded denials. Review every rule before you commit it.",
            f"scope {scope}", ""]
     blocks = (("fs", FS_OPS), ("net", ("connect", "bind")), ("signal", ("signal",)), ("mach", ("mach",)))
     for block, ops in blocks:
