@@ -31,6 +31,7 @@ Steps, in order:
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -297,6 +298,9 @@ def run_linux(prep: Prepared, req: RunRequest, cwd: str, err, trace: list | None
 
     plan = _bind_linux_plan(prep, req, cwd)
     _trace(trace, "bind_plan")
+    proxy = None
+    if plan.network.proxied:
+        plan, proxy = _with_domain_proxy(plan, prep)
     try:
         # Creates the redirect directories (plan.make_dirs) inside the sandbox, so inside the branch.
         outcome = run(plan, list(req.argv), trace=trace)
@@ -310,10 +314,35 @@ def run_linux(prep: Prepared, req: RunRequest, cwd: str, err, trace: list | None
     except LaunchError as exc:
         err.write(f"awpolicy run: error[{LAUNCH_FAILED}]: sandbox setup failed at {exc.stage}: {exc.message}\n")
         return exc.exit_code
+    finally:
+        if proxy is not None:
+            proxy.close()
+            shutil.rmtree(os.path.dirname(plan.network.proxy_socket), ignore_errors=True)
     b = plan.branch
     if b is not None and b.on_exit == "keep" and os.path.isdir(b.upper) and os.listdir(b.upper):
         err.write(f"awpolicy run: branch of {b.base} kept in {b.upper}\n")
     return outcome.status
+
+
+def _with_domain_proxy(plan, prep: Prepared):
+    """Start the domain proxy outside the sandbox on a private unix socket; the plan then
+    runs a relay to it on the sandbox's loopback and points the command's proxy variables there."""
+    import dataclasses
+    import tempfile
+
+    from aw_runtime.linux.plan import RELAY_PORT
+    from aw_runtime.proxy import DomainProxy, policy_check, proxy_environment
+
+    from aw_policy import ir
+
+    proxy = DomainProxy(policy_check(ir.bind(prep.policy, prep.params)))
+    base = tempfile.gettempdir()
+    if len(base) > 64:  # a unix socket path must fit in 108 bytes
+        base = "/tmp"
+    socket_path = proxy.serve_unix(os.path.join(tempfile.mkdtemp(prefix="awpolicy-proxy-", dir=base), "s"))
+    network = dataclasses.replace(plan.network, proxy_socket=socket_path)
+    env = {**plan.env, **proxy_environment(RELAY_PORT)}
+    return dataclasses.replace(plan, network=network, env=env), proxy
 
 
 def macos_argv(prep: Prepared, req: RunRequest) -> list[str]:

@@ -34,9 +34,10 @@ parameterized roots can differ between machines.
 Network: the sandbox gets its own network namespace. Loopback there is the
 sandbox's own (host services on localhost are not reachable); TCP connect and
 bind are limited to the ports decide() allows on localhost with Landlock port
-rules; any other host is the domain proxy's job (a later issue), so a rule that
-allows one is listed in ``unenforced``. Stdlib only: the runtime imports this
-module at launch.
+rules; any other host is the domain proxy's job: an allow (connect) on such a
+host is listed in ``network.proxy``, and the runtime then starts the proxy
+outside and a relay on the sandbox's loopback, the only way out. Stdlib only:
+the runtime imports this module at launch.
 """
 
 from __future__ import annotations
@@ -189,7 +190,7 @@ def _sample_host(host: str) -> str:
 
 
 def _network(policy: ir.Policy, bound: ir.BoundPolicy):
-    unenforced: list[dict] = []
+    proxied: list[dict] = []
     narrowed: list[dict] = []
     needs: set[ir.Rule] = set()
     ports = {op: _ports_for(bound, op, policy, narrowed, needs) for op in NET_OPS}
@@ -202,16 +203,18 @@ def _network(policy: ir.Policy, bound: ir.BoundPolicy):
         sample = f"{_sample_host(host)}:{port if port != '*' else 443}"
         ops = NET_OPS if r.op == "*" else (r.op,)
         if any(ir.decide(bound, ir.Request(op, sample)).rule == r for op in ops):
-            unenforced.append(_entry(r, f"{r.op} to {r.pattern}: hosts other than localhost need the domain "
-                                        "proxy, which is not available yet; the sandbox has loopback only"))
+            if "connect" in ops:  # the proxy carries outbound connections; nothing can bind out there
+                proxied.append(_entry(r, f"connect to {r.pattern}: enforced by the domain proxy, reached "
+                                         "through a relay on the sandbox's loopback"))
     network = {
-        "mode": "loopback" if any(p is None or p for p in ports.values()) else "none",
+        "mode": "loopback" if proxied or any(p is None or p for p in ports.values()) else "none",
         "tcp_connect_ports": ports["connect"],
         "tcp_bind_ports": ports["bind"],
+        "proxy": proxied,
     }
     if all(p is None for p in ports.values()):
         needs = set()
-    return network, unenforced, narrowed, needs
+    return network, [], narrowed, needs
 
 
 def _signals(bound: ir.BoundPolicy):

@@ -32,7 +32,17 @@ import os
 from aw_policy import paths
 
 from .errors import PlanError
-from .plan import DEFAULT_SECCOMP_DENY, PLAN_FORMAT, Branch, FsGrant, LinuxPlan, Mask, Network, validate
+from .plan import (
+    DEFAULT_SECCOMP_DENY,
+    PLAN_FORMAT,
+    RELAY_PORT,
+    Branch,
+    FsGrant,
+    LinuxPlan,
+    Mask,
+    Network,
+    validate,
+)
 
 #: Entries a glob expansion may visit before it gives up (and says so).
 GLOB_WALK_LIMIT = 20000
@@ -293,9 +303,7 @@ def _bind(doc, b: _Binder, *, env, cwd, best_effort, branch_on_exit) -> LinuxPla
         fs=tuple(FsGrant(p, frozenset(a)) for p, a in sorted(fs.items())),
         masks=tuple(mask_list),
         branch=branch,
-        network=Network(mode=net["mode"],
-                        tcp_connect_ports=None if net["tcp_connect_ports"] is None else tuple(net["tcp_connect_ports"]),
-                        tcp_bind_ports=None if net["tcp_bind_ports"] is None else tuple(net["tcp_bind_ports"])),
+        network=_network(net),
         scopes=frozenset(doc.get("scopes", ())),
         seccomp_deny=tuple(doc.get("seccomp_deny", DEFAULT_SECCOMP_DENY)),
         env=full_env,
@@ -310,3 +318,13 @@ def _bind(doc, b: _Binder, *, env, cwd, best_effort, branch_on_exit) -> LinuxPla
     )
     validate(plan)
     return plan
+
+
+def _network(net: dict) -> Network:
+    """The plan's network; with proxied rules, Landlock must also let the command reach the relay."""
+    proxied = tuple(f"rule {e['rule']} at {e['origin']}" for e in net.get("proxy", ()))
+    connect = None if net["tcp_connect_ports"] is None else tuple(net["tcp_connect_ports"])
+    if proxied and connect is not None and RELAY_PORT not in connect:
+        connect = tuple(sorted((*connect, RELAY_PORT)))
+    bind = None if net["tcp_bind_ports"] is None else tuple(net["tcp_bind_ports"])
+    return Network(mode=net["mode"], tcp_connect_ports=connect, tcp_bind_ports=bind, proxied=proxied)

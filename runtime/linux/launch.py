@@ -46,7 +46,7 @@ from dataclasses import dataclass, replace
 
 from . import _libc, caps, landlock, namespaces, seccomp
 from .errors import LaunchError, PlanError, Unenforceable
-from .plan import Branch, LinuxPlan, Mask, validate
+from .plan import RELAY_PORT, Branch, LinuxPlan, Mask, validate
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
              signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)
@@ -133,6 +133,8 @@ def host_unenforceable(plan: LinuxPlan, *, root: bool | None = None, userns: boo
                    + (f" ({', '.join(by)})" if by else ""))
     if plan.seccomp_deny and not (_seccomp.available() if seccomp is None else seccomp):
         out.append("system call filter needs seccomp, which this kernel does not provide")
+    if plan.network.proxied and not plan.network.proxy_socket:
+        out += [f"{r}: no domain proxy is running for this launch" for r in plan.network.proxied]
     return out
 
 
@@ -440,6 +442,8 @@ def _init(ctx: _Ctx, life_r: int) -> int:
     if ctx.namespaces:
         namespaces.setup(ctx.plan, user_ns=ctx.user_ns, work=ctx.work)
         _t(ctx, "init", "namespaces+mounts")
+        if ctx.plan.network.proxy_socket:
+            _start_relay(ctx.plan.network.proxy_socket)
     else:
         _libc.prctl(_libc.PR_SET_CHILD_SUBREAPER, 1, label="prctl(PR_SET_CHILD_SUBREAPER)")
     try:
@@ -474,6 +478,26 @@ def _init(ctx: _Ctx, life_r: int) -> int:
                 os.kill(w, sig)
             except ProcessLookupError:
                 pass
+
+
+def _start_relay(proxy_socket: str) -> None:
+    """A process in the sandbox's network namespace (not Landlocked: it is not the command)
+    that carries 127.0.0.1:RELAY_PORT to the domain proxy's unix socket outside. It dies
+    with the PID namespace; if it dies first, the command simply cannot reach out."""
+    import socket
+
+    from aw_runtime.proxy import relay
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", RELAY_PORT))
+    listener.listen(64)
+    if os.fork() == 0:
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            relay(listener, proxy_socket)
+        finally:
+            os._exit(0)
+    listener.close()
 
 
 def _kill_descendants() -> None:

@@ -74,11 +74,19 @@ class Branch:
     on_exit: str = "discard"
 
 
+#: Inside the sandbox's own network namespace, the relay to the domain proxy listens
+#: on 127.0.0.1 at this port (HTTP_PROXY points there); it is bound before the
+#: command starts, so the command cannot take it.
+RELAY_PORT = 3128
+
+
 @dataclass(frozen=True)
 class Network:
     mode: str = "none"
     tcp_connect_ports: tuple[int, ...] | None = None
     tcp_bind_ports: tuple[int, ...] | None = None
+    proxied: tuple[str, ...] = ()  # rule ids (with origin) that only the domain proxy enforces
+    proxy_socket: str | None = None  # the running proxy's unix socket (set by the launcher)
 
 
 @dataclass(frozen=True)

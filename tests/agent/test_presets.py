@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import os
 import subprocess
 from pathlib import Path
@@ -142,11 +144,11 @@ def test_agent_codex_writes_its_own_state_and_nothing_else_in_home(repo, bundle,
     b = bundle('include "linux-base"\ninclude "host-tools"\ninclude "agent-codex"\n'
                'fs { allow read,write "${WORKSPACE}" }\n')
     script = 'echo "$CODEX_HOME"; echo s > "$CODEX_HOME/session.jsonl"; echo x > "$CODEX_HOME/../.bashrc" || echo refused'
-    # --best-effort: the API domains need the runtime's domain proxy; without it the
-    # sandbox keeps loopback only (stricter), and says so before the command starts.
-    result = run_in(repo, "run", str(b), "--best-effort", "--param", f"HOME={home}", "--", "sh", "-c", script)
+    # No --best-effort: the API domains are enforced by the domain proxy the run starts.
+    assert "api.openai.com:443" in json.dumps(json.loads((b / "linux.json").read_text())["network"]["proxy"])
+    result = run_in(repo, "run", str(b), "--param", f"HOME={home}", "--", "sh", "-c", script)
     assert result.returncode == 0, result.stderr
-    assert "api.openai.com:443" in result.stderr
+    assert "not enforced" not in result.stderr
     assert result.stdout.split() == [str(home / ".codex"), "refused"]
     assert (home / ".codex" / "session.jsonl").read_text() == "s\n"
     assert not (home / ".bashrc").exists()
@@ -161,9 +163,10 @@ def test_agent_claude_reads_its_config_and_not_the_rest_of_home(repo, bundle, tm
     (home / ".claude.json").write_text("{}\n")  # a literal grant covers an existing file (Landlock grants inodes)
     b = bundle('include "linux-base"\ninclude "agent-claude"\nfs { allow read,write "${WORKSPACE}" }\n')
     script = f'cat {home}/.claude/settings.json && echo ok > {home}/.claude.json && (cat {home}/notes.txt || echo refused)'
-    result = run_in(repo, "run", str(b), "--best-effort", "--param", f"HOME={home}", "--", "sh", "-c", script)
+    assert "api.anthropic.com:443" in json.dumps(json.loads((b / "linux.json").read_text())["network"]["proxy"])
+    result = run_in(repo, "run", str(b), "--param", f"HOME={home}", "--", "sh", "-c", script)
     assert result.returncode == 0, result.stderr
-    assert "api.anthropic.com:443" in result.stderr
+    assert "not enforced" not in result.stderr
     assert result.stdout.split() == ["{}", "refused"]
     assert (home / ".claude.json").read_text() == "ok\n"
 

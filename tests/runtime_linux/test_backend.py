@@ -94,11 +94,13 @@ def test_schema_accepts_documents_of_every_shape():
         jsonschema.validate(doc, SCHEMA)
 
 
-def test_non_loopback_hosts_are_unenforced_and_prompts_are_deny():
+def test_non_loopback_hosts_go_to_the_proxy_and_prompts_are_deny():
     doc = document('net { allow connect "pypi.org:443"; prompt connect "*.github.com:443"; '
                    'allow connect "localhost:8080" }')
-    assert [e["reason"].split(":")[0] for e in doc["unenforced"]] == ["connect to pypi.org"]
-    assert doc["network"] == {"mode": "loopback", "tcp_connect_ports": [8080], "tcp_bind_ports": []}
+    assert doc["unenforced"] == []
+    assert [e["reason"].split(":")[0] for e in doc["network"]["proxy"]] == ["connect to pypi.org"]
+    assert {k: v for k, v in doc["network"].items() if k != "proxy"} == {
+        "mode": "loopback", "tcp_connect_ports": [8080], "tcp_bind_ports": []}
     assert rules_of(doc["needs"]["tcp_ports"]) == ["default-net"]
 
 
@@ -108,7 +110,7 @@ def test_every_localhost_port_but_one_narrows_to_the_named_ports():
     assert len(doc["narrowed"]) == 1 and "5432" in doc["narrowed"][0]["reason"]
     assert doc["unenforced"] == []
     assert document('net { allow connect,bind "localhost:*" }')["network"] == {
-        "mode": "loopback", "tcp_connect_ports": None, "tcp_bind_ports": None}
+        "mode": "loopback", "tcp_connect_ports": None, "tcp_bind_ports": None, "proxy": []}
     assert document('fs { allow read "/usr" }')["network"]["mode"] == "none"
 
 
