@@ -9,8 +9,8 @@ to fix it; nothing here ever falls back to running unsandboxed.
 Steps, in order:
 
 1. ``verify_bundle``: manifest, hashes, optional signature. From here on only
-   the verified bytes are used, never the files on disk (no swap window; the
-   one exception is ``sandbox-exec -f profile.sb`` on macOS, see macos.py).
+   the verified bytes are used, never the files on disk (no swap window; on
+   macOS too the profile reaches ``sandbox-exec`` inline, see macos.py).
 2. Bind parameters: ``WORKSPACE`` is the git top level of the current
    directory (else the directory itself), ``GIT_COMMON_DIR`` comes from git in
    a repository, ``HOME`` and ``TMPDIR`` from the environment; ``--param``
@@ -347,20 +347,23 @@ def _with_domain_proxy(plan, prep: Prepared):
 
 def macos_argv(prep: Prepared, req: RunRequest) -> list[str]:
     """The ``sandbox-exec`` argv; re-renders the profile when the bound params reorder rules."""
-    from aw_runtime.macos import MacosError, sandbox_exec_argv
+    from aw_runtime.macos import PROFILE, MacosError, sandbox_exec_argv
 
-    profile_text = None
-    if prep.reordered:
-        from aw_policy.backends.sbpl import render_profile
-
-        profile_text = render_profile(prep.policy, prep.params, supervised=False)[0]
     from aw_policy.backends.sbpl import launch_params
 
     try:
+        if prep.reordered:
+            from aw_policy.backends.sbpl import render_profile
+
+            profile_text = render_profile(prep.policy, prep.params, supervised=False)[0]
+        elif PROFILE in prep.bundle.artifacts():
+            profile_text = prep.bundle.read(PROFILE).decode("utf-8")  # the verified bytes, never the file again
+        else:
+            raise MacosError(f"the bundle has no {PROFILE}: it was compiled without the SBPL backend; "
+                             "recompile it with this version of awpolicy")
         # The profile's regex forms read derived params (AWP_CI_RE_HOME, ...): pass them all.
         defines = launch_params(prep.params)
-        return sandbox_exec_argv(prep.bundle.path, prep.bundle.artifacts(), defines, req.argv,
-                                 profile_text=profile_text)
+        return sandbox_exec_argv(profile_text, defines, req.argv)
     except (MacosError, ValueError) as exc:
         raise Refused(NO_TARGET, str(exc), where=prep.bundle.path) from None
 

@@ -1,25 +1,22 @@
 """The sandbox-exec argv (no Mac here: the argv itself is what is tested)."""
 
 import pytest
-from aw_runtime.macos import PROFILE, SANDBOX_EXEC, MacosError, sandbox_exec_argv
+from aw_runtime.macos import MAX_INLINE_PROFILE, SANDBOX_EXEC, MacosError, sandbox_exec_argv
 
 
-def test_argv_shape_profile_params_then_command():
-    argv = sandbox_exec_argv("/b/bundle", ["linux.json", PROFILE, "profile.supervised.sb"],
-                             {"WORKSPACE": "/w", "HOME": "/h"}, ["git", "status", "-s"])
-    assert argv == [SANDBOX_EXEC, "-f", "/b/bundle/profile.sb", "-D", "HOME=/h", "-D", "WORKSPACE=/w",
+PROFILE_TEXT = "(version 1)\n(deny default)\n"
+
+
+def test_argv_shape_profile_inline_params_then_command():
+    argv = sandbox_exec_argv(PROFILE_TEXT, {"WORKSPACE": "/w", "HOME": "/h"}, ["git", "status", "-s"])
+    assert argv == [SANDBOX_EXEC, "-p", PROFILE_TEXT, "-D", "HOME=/h", "-D", "WORKSPACE=/w",
                     "--", "git", "status", "-s"]
-
-
-def test_never_the_supervised_profile():
-    argv = sandbox_exec_argv("/b", [PROFILE, "profile.supervised.sb"], {}, ["true"])
-    assert "profile.supervised.sb" not in " ".join(argv)
 
 
 @pytest.mark.parametrize("value", ["/Users/a b/work space", 'he said "hi"', "a=b=c", "it's", "(allow default)",
                                    "-D", "--", "$(rm -rf /)", "\\", "é ü"])
 def test_values_are_single_argv_elements(value):
-    argv = sandbox_exec_argv("/b", [PROFILE], {"WORKSPACE": value}, ["cmd"])
+    argv = sandbox_exec_argv(PROFILE_TEXT, {"WORKSPACE": value}, ["cmd"])
     i = argv.index("-D")
     # one element, split by sandbox-exec at the first '=': the name, then the exact value
     name, _, rest = argv[i + 1].partition("=")
@@ -28,30 +25,25 @@ def test_values_are_single_argv_elements(value):
 
 
 def test_command_that_looks_like_an_option_stays_after_the_separator():
-    argv = sandbox_exec_argv("/b", [PROFILE], {}, ["-p", "(allow default)"])
+    argv = sandbox_exec_argv(PROFILE_TEXT, {}, ["-p", "(allow default)"])
     assert argv[-3:] == ["--", "-p", "(allow default)"]
-    assert argv[1:3] == ["-f", "/b/profile.sb"]
+    assert argv[1:3] == ["-p", PROFILE_TEXT]
 
 
-def test_re_rendered_profile_is_passed_inline():
-    argv = sandbox_exec_argv("/b", [PROFILE], {"HOME": "/h"}, ["true"], profile_text="(version 1)\n(deny default)\n")
-    assert argv[1:3] == ["-p", "(version 1)\n(deny default)\n"]
-
-
-def test_missing_profile_refuses():
-    with pytest.raises(MacosError, match="profile.sb"):
-        sandbox_exec_argv("/b", ["linux.json", "profile.supervised.sb"], {}, ["true"])
+def test_a_profile_too_long_for_argv_is_refused_not_read_from_disk():
+    with pytest.raises(MacosError, match="bytes"):
+        sandbox_exec_argv(";" * (MAX_INLINE_PROFILE + 1), {}, ["true"])
 
 
 @pytest.mark.parametrize("params", [{"BAD=NAME": "x"}, {"1X": "x"}, {"X": "a\0b"}])
 def test_bad_params_refuse(params):
     with pytest.raises(MacosError):
-        sandbox_exec_argv("/b", [PROFILE], params, ["true"])
+        sandbox_exec_argv(PROFILE_TEXT, params, ["true"])
 
 
 def test_no_command_refuses():
     with pytest.raises(MacosError):
-        sandbox_exec_argv("/b", [PROFILE], {}, [])
+        sandbox_exec_argv(PROFILE_TEXT, {}, [])
 
 
 # --- the macOS path of the launcher up to the argv, on the golden bundle (verify, bind, order recheck)
@@ -74,7 +66,8 @@ def _argv(bundle, params):
 def test_launcher_uses_the_compiled_profile_when_the_order_holds(golden_bundle):
     prep, argv = _argv(golden_bundle, REFERENCE)
     assert not prep.reordered
-    assert argv[:3] == [SANDBOX_EXEC, "-f", f"{golden_bundle}/profile.sb"]
+    # the verified bytes inline: a file swapped in the bundle after verification is never read
+    assert argv[:3] == [SANDBOX_EXEC, "-p", (golden_bundle / "profile.sb").read_text()]
     assert argv[-3:] == ["--", "git", "status"]
     # The profile loads with exactly the -D values given (a param it reads and is not
     # given would stop sandbox-exec) and decides as the policy says.
@@ -108,3 +101,18 @@ def test_launcher_re_renders_the_profile_when_the_order_changes(golden_bundle):
     loaded = _load_with_defines(argv[2], argv)
     assert _reads(loaded, "/Users/dev/src/work/app/main.py") is True
     assert _reads(loaded, "/Users/dev/.ssh/id_rsa") is False
+
+
+def test_a_profile_swapped_after_verification_is_not_what_sandbox_exec_gets(golden_bundle, tmp_path):
+    import shutil
+
+    from aw_runtime.launcher import RunRequest, macos_argv, prepare
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(golden_bundle, bundle)
+    verified = (bundle / "profile.sb").read_text()
+    req = RunRequest(bundle=str(bundle), argv=("true",), params=REFERENCE)
+    prep = prepare(req, environ={"PATH": "/usr/bin"}, cwd="/", platform="darwin")
+    (bundle / "profile.sb").write_text("(version 1)\n(allow default)\n")  # the swap, after verify
+    argv = macos_argv(prep, req)
+    assert argv[2] == verified and "(allow default)" not in argv[2]
