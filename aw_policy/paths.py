@@ -176,6 +176,7 @@ def _bind_plain_glob(pattern: str, params: dict[str, str]) -> BoundPath:
     return BoundPath("glob", "/" + "/".join(comps), None, depth)
 
 
+@functools.lru_cache(maxsize=65536)  # matching a glob against thousands of paths must not rebuild it each time
 def _plain_glob_regex(text: str) -> str:
     comps = [c for c in text.split("/") if c]
     return "".join("(?:/[^/]+)*" if c == "**" else "/" + _glob_component_regex(c) for c in comps) or "/"

@@ -103,13 +103,14 @@ def _glob_matches(bound: paths.BoundPath) -> tuple[list[str], bool]:
     if not os.path.isdir(top):
         return ([top] if os.path.lexists(top) and bound.matches(top) else []), True
     found, seen = [], 0
+    fullmatch = bound.regex.fullmatch
     for dirpath, dirnames, filenames in os.walk(top):
         for name in dirnames + filenames:
             seen += 1
             if seen > GLOB_WALK_LIMIT:
                 return sorted(found), False
             full = os.path.join(dirpath, name)
-            if bound.matches(full):
+            if fullmatch(full):
                 found.append(full)
     return sorted(found), True
 
