@@ -5,8 +5,8 @@ dependencies. Every backend is compiled from this module's order and tested
 against :func:`decide`.
 
 A request is (operation, object): read/write/exec of a path, connect/bind to
-host:port, signal to a target, lookup of a mach name. Among the rules that
-match it, the winner is the maximum of
+host:port, signal to a target, debug (ptrace, task port) of a target, lookup
+of a mach name. Among the rules that match it, the winner is the maximum of
 
 1. tier: org ``enforce`` > project ``enforce`` > everything else;
 2. specificity: more fixed leading path components; at equal depth
@@ -16,7 +16,9 @@ match it, the winner is the maximum of
 
 Class defaults take part as rules below every real rule's specificity, so
 they decide only when nothing else matches; with no default stated the
-built-in one is ``deny``.
+built-in one is ``deny``. Debugging is off unless a rule allows it: a bare
+``default allow`` does not reach the ``debug`` class, and the only target a
+rule can allow is ``same-sandbox`` (``others`` is asked about, always denied).
 """
 
 from __future__ import annotations
@@ -34,10 +36,14 @@ EFFECT_RANK = {"allow": 0, "prompt": 1, "deny": 2}
 OP_CLASS = {
     "read": "fs", "write": "fs", "exec": "fs",
     "connect": "net", "bind": "net",
-    "signal": "signal", "mach": "mach",
+    "signal": "signal", "mach": "mach", "debug": "debug",
 }
 OPERATIONS = tuple(OP_CLASS)
+#: The classes a ``default`` statement sets; debug has no default but the built-in deny.
 CLASSES = ("fs", "net", "signal", "mach")
+RULE_CLASSES = (*CLASSES, "debug")
+SIGNAL_TARGETS = ("self", "children", "pgrp", "same-sandbox", "others")
+DEBUG_TARGETS = ("same-sandbox", "others")
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "ip6-localhost"})
 IR_FORMAT = "awpolicy.ir/1"
 
@@ -60,10 +66,10 @@ class Rule:
     """One normalized rule: one operation, one target."""
 
     id: str
-    op: str  # read write exec connect bind signal mach, or "*" for a class default
+    op: str  # read write exec connect bind signal mach debug, or "*" for a class default
     cls: str
     effect: str
-    kind: str  # subtree literal glob | host | signal | mach | default
+    kind: str  # subtree literal glob | host | signal | debug | mach | default
     pattern: str  # symbolic; normalized
     scope: str
     origin: Origin
@@ -80,8 +86,9 @@ class Rule:
         mods = ("enforce " if self.enforce else "") + ("audit " if self.audit else "")
         if self.kind == "default":
             return f"{mods}default {self.effect} ({self.cls})"
-        kind = "" if self.kind in ("subtree", "host", "signal", "mach") else self.kind + " "
-        return f"{mods}{self.effect} {self.op} {kind}{json.dumps(self.pattern) if self.kind != 'signal' else self.pattern}"
+        kind = "" if self.kind in ("subtree", "host", "signal", "debug", "mach") else self.kind + " "
+        word = self.kind in ("signal", "debug")
+        return f"{mods}{self.effect} {self.op} {kind}{self.pattern if word else json.dumps(self.pattern)}"
 
     def to_json(self) -> dict:
         return {
@@ -280,8 +287,11 @@ def normalize_request(op: str, obj: str) -> Request:
         if not port.isdigit() or not 0 < int(port) < 65536:
             raise RequestError(f"port {port!r} must be a number 1-65535")
         return Request(op, f"{normalize_host(host)}:{int(port)}")
-    if op == "signal" and obj not in ("self", "children", "pgrp", "same-sandbox", "others"):
-        raise RequestError("signal target must be one of self, children, pgrp, same-sandbox, others")
+    if op == "signal" and obj not in SIGNAL_TARGETS:
+        raise RequestError("signal target must be one of " + ", ".join(SIGNAL_TARGETS))
+    if op == "debug" and obj not in DEBUG_TARGETS:
+        raise RequestError("debug target must be same-sandbox (the sandbox's own processes) or others "
+                           "(anything outside it, never debuggable)")
     return Request(op, obj)
 
 
@@ -328,6 +338,7 @@ def _mach_matcher(pattern: str):
 
 
 def _signal_matcher(pattern: str):
+    """Signal and debug targets: one word, ``any`` (signals only) matching every target."""
     if pattern == "any":
         return (lambda target: True), (0,)
     return (lambda target: target == pattern), (1,)
@@ -382,7 +393,7 @@ def _bind(policy: Policy, params: tuple[tuple[str, str], ...]) -> BoundPolicy:
     values.update(params)
     resolved = paths.resolve_params(values)
     by_op: dict[str, list[tuple[int, BoundRule]]] = {op: [] for op in OPERATIONS}
-    for cls in CLASSES:
+    for cls in RULE_CLASSES:
         for op in OPERATIONS:
             if OP_CLASS[op] == cls:
                 by_op[op].append((-1, bind_rule(builtin_default(cls), resolved)))

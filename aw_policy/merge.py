@@ -243,6 +243,18 @@ def _target_pattern(rule: ast.Rule, target: ast.Target, path_pattern, errors) ->
             ))
             return None
         return name
+    if target.kind == "debug" and target.value not in ast.DEBUG_TARGETS:
+        if target.value in ("others", "any"):
+            why = "it names processes outside the sandbox, and those can never be debugged from inside it"
+        else:
+            why = ("debugging is fenced at the sandbox's boundary (Landlock and the PID namespace on Linux), "
+                   "so a narrower set of processes cannot be enforced")
+        errors.append(Diagnostic(
+            "AWP026", f"debug target '{target.value}' cannot be used: {why}", target.span,
+            hint="write `debug { allow same-sandbox }` to let a debugger inside the sandbox attach to what "
+                 "runs there; debugging anything else is always denied and needs no rule",
+        ))
+        return None
     return target.value  # signal targets are checked by the grammar and the schema
 
 

@@ -2,13 +2,13 @@
 
 ``awpolicy run`` and ``awpolicy explain`` take the same flags
 (``--allow-network/--block-network``, ``--allow-exec``, ``--block-exec``,
-``--allow-fs-read``, ``--allow-fs-rw``, ``--profile``). Path and network
-flags become IR rules directly (a launch with them never loads the parser);
-``--profile NAME`` includes presets through the front end, as ``include``
-would. Every rule is in the session scope with the flag as typed for its origin
-(``session  --allow-fs-rw /data:1:1``), and obeys the one decide(): session
-beats user, project and org at equal specificity, and never beats an
-``enforce`` rule (tiers come first). :func:`blocked` finds the flags
+``--allow-fs-read``, ``--allow-fs-rw``, ``--debug``, ``--profile``). Path,
+network and debug flags become IR rules directly (a launch with them never
+loads the parser); ``--profile NAME`` includes presets through the front end,
+as ``include`` would. Every rule is in the session scope with the flag as
+typed for its origin (``session  --allow-fs-rw /data:1:1``), and obeys the one
+decide(): session beats user, project and org at equal specificity, and never
+beats an ``enforce`` rule (tiers come first). :func:`blocked` finds the flags
 an enforced rule overrides, so both commands can say so.
 """
 
@@ -36,6 +36,7 @@ class Flags:
     allow_fs_read: tuple[str, ...] = ()
     allow_fs_rw: tuple[str, ...] = ()
     profiles: tuple[str, ...] = ()
+    debug: bool = False  # debug mode: debuggers may attach to the sandbox's own processes
 
     @property
     def empty(self) -> bool:
@@ -44,7 +45,7 @@ class Flags:
     def to_json(self) -> dict:
         return {"network": self.network, "allow_exec": list(self.allow_exec), "block_exec": list(self.block_exec),
                 "allow_fs_read": list(self.allow_fs_read), "allow_fs_rw": list(self.allow_fs_rw),
-                "profiles": list(self.profiles)}
+                "profiles": list(self.profiles), "debug": self.debug}
 
     @staticmethod
     def from_options(options: dict) -> Flags:
@@ -57,7 +58,7 @@ class Flags:
             network=None if network is None else ("allow" if network else "block"),
             allow_exec=tuple(options.get("allow_exec", ())), block_exec=tuple(options.get("block_exec", ())),
             allow_fs_read=tuple(options.get("allow_fs_read", ())), allow_fs_rw=tuple(options.get("allow_fs_rw", ())),
-            profiles=tuple(profiles),
+            profiles=tuple(profiles), debug=bool(options.get("debug")),
         )
 
 
@@ -79,6 +80,9 @@ def capability_options(command):
                      help="Session rule: allow reading and writing PATH and below."),
         click.option("--profile", "profiles", multiple=True, metavar="NAME[,NAME]",
                      help="Add presets in the session scope (see `awpolicy presets`)."),
+        click.option("--debug", "debug", is_flag=True, default=False,
+                     help="Session rule: debug mode, debuggers (ptrace, task ports) may attach to the "
+                          "sandbox's own processes, never to outside ones."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -106,7 +110,7 @@ PATH_FLAGS = (
 
 
 def flag_rules(flags: Flags, cwd: str, known_params=paths.BUILTIN_PARAMS) -> list[ir.Rule]:
-    """The network and path flags as session rules, built directly (no parser on this path).
+    """The network, path and debug flags as session rules, built directly (no parser on this path).
 
     Each rule's origin is the flag as typed, so ``explain`` names it."""
     rules: list[ir.Rule] = []
@@ -119,6 +123,8 @@ def flag_rules(flags: Flags, cwd: str, known_params=paths.BUILTIN_PARAMS) -> lis
         for op in ("connect", "bind"):
             add(f"--{flags.network}-network", op, "net", "allow" if flags.network == "allow" else "deny",
                 "host", "*:*")
+    if flags.debug:
+        add("--debug", "debug", "debug", "allow", "debug", "same-sandbox")
     for flag, field_name, effect, ops in PATH_FLAGS:
         for raw in getattr(flags, field_name):
             typed = f"{flag} {raw}"
@@ -227,7 +233,7 @@ def _witness(rule: ir.Rule, params: dict[str, str]) -> str | None:
         host, port = ir.split_host_port(rule.pattern)
         host = "example.invalid" if host == "*" else host.replace("*", "probe")
         return f"{host}:{443 if port == '*' else port}"
-    if rule.kind in ("signal", "mach"):
+    if rule.kind in ("signal", "debug", "mach"):
         return "others" if rule.pattern == "any" else rule.pattern.replace("*", "probe")
     return None
 

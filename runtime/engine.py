@@ -43,6 +43,7 @@ from aw_policy.backends.macos_paths import canonical, canonical_params
 FORMAT = "awpolicy.es/1"
 _E = "ES_EVENT_TYPE_AUTH_"
 OPEN, EXEC, SIGNAL = _E + "OPEN", _E + "EXEC", _E + "SIGNAL"
+GET_TASK = _E + "GET_TASK"  # a process asks for another's task control port (a debugger attaching)
 #: Network requests come from the loopback proxy or a Network Extension filter (ES cannot gate connects).
 NET_EVENTS = {"NET_CONNECT": "connect", "NET_BIND": "bind"}
 MATCH_KIND = {"prefix": "subtree", "literal": "literal", "regex": "glob"}
@@ -71,7 +72,7 @@ class Event:
     path: str | None = None
     destination: str | None = None
     flags: tuple[str, ...] = ()  # OPEN: FREAD and/or FWRITE
-    target: str | None = None  # SIGNAL: self children pgrp same-sandbox others
+    target: str | None = None  # SIGNAL: self children pgrp same-sandbox others; GET_TASK: same-sandbox others
     address: str | None = None  # NET_*: host:port
     deadline: float | None = None  # seconds after ``time`` by which ES needs the answer
 
@@ -287,10 +288,11 @@ class Engine:
             self.paths[rule.op].add(bound, Candidate(key, rule, entry, bound.matches))
         for index in self.paths.values():
             index.freeze()
-        self.others: dict[str, list[Candidate]] = {"signal": [], "connect": [], "bind": []}
-        for entry in table["signal"]:
-            rule = _rule(entry, "signal", "signal", "signal", entry["target"])
-            self.others["signal"].append(Candidate(ir.bind_rule(rule, {}).key(entry["seq"]), rule, entry))
+        self.others: dict[str, list[Candidate]] = {"signal": [], "debug": [], "connect": [], "bind": []}
+        for cls in ("signal", "debug"):
+            for entry in table.get(cls, ()):  # a table from before debug mode has no debug rules
+                rule = _rule(entry, cls, cls, cls, entry["target"])
+                self.others[cls].append(Candidate(ir.bind_rule(rule, {}).key(entry["seq"]), rule, entry))
         for entry in table["network"]["rules"]:
             rule = _rule(entry, entry["operation"], "net", "host", entry["host"])
             bound = ir.bind_rule(rule, {})
@@ -315,11 +317,13 @@ class Engine:
         return best
 
     def _lookup(self, request: ir.Request) -> Candidate:
-        default = self.unmatched[request.cls]
+        default = self.unmatched.get(request.cls)
+        if default is None:
+            raise EventError(f"this table has no {request.cls} rules (compiled before debug mode): recompile the bundle")
         if request.cls == "fs":
             found = self.paths[request.op].best(request.object)
-        elif request.op == "signal":
-            found = next((c for c in self.others["signal"]
+        elif request.op in ("signal", "debug"):
+            found = next((c for c in self.others[request.op]
                           if c.rule.pattern in ("any", request.object)), None)
         else:
             found = next((c for c in self.others[request.op] if c.test(request.object)), None)
@@ -334,6 +338,8 @@ class Engine:
             return [self._request(NET_EVENTS[name], _need(event.address, "address", name))]
         if name == SIGNAL:
             return [self._request("signal", _need(event.target, "target", name))]
+        if name == GET_TASK:
+            return [self._request("debug", _need(event.target, "target", name))]
         path = _need(event.path, "path", name)
         if name == EXEC:
             return [self._request("exec", path)]

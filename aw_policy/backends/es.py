@@ -18,7 +18,7 @@ What it carries:
   of the symlink at the base), and is decided as the same path under the base.
 - ``params``: parameters stay symbolic (``${HOME}``); the engine binds them at
   load. ``reference`` is the binding the order below was computed under.
-- ``files``, ``exec``, ``signal``: one entry per IR rule, **highest precedence
+- ``files``, ``exec``, ``signal``, ``debug``: one entry per IR rule, **highest precedence
   first** under the reference binding, so a first-match evaluator reproduces
   ``ir.decide``; each entry also carries its precedence ``key`` parts (tier,
   specificity, scope rank, effect rank, merge sequence) so a max-key evaluator
@@ -27,6 +27,10 @@ What it carries:
   under the reference binding, so an ES client may mute them. When the real
   binding orders the rules differently, the runtime re-renders this table from
   ``policy.json`` (DESIGN.md "Semantics"), so the mute set always matches.
+- ``debug``: debug rules gate ``AUTH_GET_TASK``, which Apple documents as a
+  process asking for another process's task control port (``task_for_pid``,
+  what a debugger attaches with); the target is ``same-sandbox`` (the only
+  one a rule can allow) or ``others``.
 - ``network``: Endpoint Security cannot gate socket connects; the table names
   the enforcer (Network Extension filter or the loopback proxy) and its rules.
 - ``audit``: what the engine logs and how the log rotates.
@@ -51,6 +55,7 @@ _E = "ES_EVENT_TYPE_AUTH_"
 OPEN = _E + "OPEN"
 EXEC = _E + "EXEC"
 SIGNAL = _E + "SIGNAL"
+GET_TASK = _E + "GET_TASK"
 
 #: The ES AUTH events each access gates. OPEN is gated by its fflag (FREAD / FWRITE).
 ACCESS_EVENTS: dict[str, tuple[str, ...]] = {
@@ -195,8 +200,8 @@ def _entry(rule: ir.Rule, index: int, bound: ir.BoundRule, params: dict[str, str
         else:
             path["reference"] = bp.text
         entry["path"] = path
-    elif rule.cls == "signal":
-        entry["events"] = [SIGNAL]
+    elif rule.cls in ("signal", "debug"):
+        entry["events"] = [SIGNAL if rule.cls == "signal" else GET_TASK]
         entry["target"] = rule.pattern
     elif rule.cls == "net":
         entry["operation"] = rule.op
@@ -325,20 +330,20 @@ def table(policy: ir.Policy, reference: dict[str, str]) -> dict:
     index = {r.id: i for i, r in enumerate(cpolicy.rules)}
     order = list(reversed(ir.precedence_order(bound)))  # highest precedence first
     entries: dict[str, dict] = {}
-    sections: dict[str, list[dict]] = {"files": [], "exec": [], "signal": []}
+    sections: dict[str, list[dict]] = {"files": [], "exec": [], "signal": [], "debug": []}
     for rid in order:
         rule = cpolicy.rule(rid)
-        if rule.kind == "default" or rule.cls not in ("fs", "signal"):
+        if rule.kind == "default" or rule.cls not in ("fs", "signal", "debug"):
             continue
         entry = _entry(rule, index[rid], ir.bind_rule(rule, bound.params), bound.params)
         entries[rid] = entry
-        section = "signal" if rule.cls == "signal" else "exec" if rule.op == "exec" else "files"
+        section = rule.cls if rule.cls in ("signal", "debug") else "exec" if rule.op == "exec" else "files"
         sections[section].append(entry)
     declared = sorted({p.name for p in cpolicy.params})
     return {
         "format": FORMAT,
         "defaults": {
-            "unmatched": {cls: _unmatched(cpolicy, cls) for cls in ("fs", "net", "signal")},
+            "unmatched": {cls: _unmatched(cpolicy, cls) for cls in ("fs", "net", "signal", "debug")},
             "non_interactive": "deny",
             "on_deadline": "deny",
             "deadline_fraction": DEADLINE_FRACTION,
@@ -355,6 +360,7 @@ def table(policy: ir.Policy, reference: dict[str, str]) -> dict:
         "files": sections["files"],
         "exec": sections["exec"],
         "signal": sections["signal"],
+        "debug": sections["debug"],
         "mute": {"paths": _mute_candidates(bound, entries), "processes": []},
         "network": _network(cpolicy, bound, order, index),
         "audit": dict(AUDIT),

@@ -31,6 +31,11 @@ bundle's reference binding); paths stay symbolic. The runtime recomputes the
 document with :func:`plan_document` for the real binding: containment of
 parameterized roots can differ between machines.
 
+Debug mode: ``debug`` is true when decide() allows ``debug same-sandbox``; the
+runtime then leaves ptrace and process_vm_readv/writev out of the seccomp deny
+list, and Landlock (ptrace only within the sandbox's own domain) with the PID
+namespace keeps every process outside the sandbox out of reach.
+
 Network: the sandbox gets its own network namespace. Loopback there is the
 sandbox's own (host services on localhost are not reachable); TCP connect and
 bind are limited to the ports decide() allows on localhost with Landlock port
@@ -70,12 +75,16 @@ def _under(path: str, root: str) -> bool:
 
 
 class _Fs:
-    """decide() for filesystem requests on bound paths, globs left out (handled apart)."""
+    """decide() for filesystem requests on bound paths, globs left out (handled apart).
 
-    def __init__(self, policy: ir.Policy, params: dict[str, str]):
+    ``supervised``: a supervisor asks for ``prompt`` rules (fanotify on Linux), so the
+    sandbox must let those requests reach it: prompt counts as allow here."""
+
+    def __init__(self, policy: ir.Policy, params: dict[str, str], supervised: bool = False):
         plain = ir.Policy(rules=tuple(r for r in policy.rules if r.kind != "glob"), params=policy.params)
         self.bound = ir.bind(plain, params)
         self.params = self.bound.params
+        self.passing = ("allow", "prompt") if supervised else ("allow",)
 
     def path(self, kind: str, pattern: str) -> str:
         return paths.bind_path(kind, pattern, self.params).text
@@ -83,22 +92,22 @@ class _Fs:
     def winner(self, op: str, path: str, subtree: bool) -> ir.Rule:
         """The rule that denies ``op`` at ``path`` (or, for a subtree, below it)."""
         d = ir.decide(self.bound, ir.Request(op, path))
-        if d.effect == "allow" and subtree:
+        if d.effect in self.passing and subtree:
             d = ir.decide(self.bound, ir.Request(op, _child(path)))
         return d.rule
 
     def allows(self, op: str, path: str, subtree: bool) -> bool:
-        if ir.decide(self.bound, ir.Request(op, path)).effect != "allow":
+        if ir.decide(self.bound, ir.Request(op, path)).effect not in self.passing:
             return False
-        return not subtree or ir.decide(self.bound, ir.Request(op, _child(path))).effect == "allow"
+        return not subtree or ir.decide(self.bound, ir.Request(op, _child(path))).effect in self.passing
 
 
 def _fs_rules(policy: ir.Policy, op: str):
     return [r for r in policy.rules if r.cls == "fs" and r.kind != "default" and r.op in (op, "*")]
 
 
-def _filesystem(policy: ir.Policy, params: dict[str, str]):
-    fs = _Fs(policy, params)
+def _filesystem(policy: ir.Policy, params: dict[str, str], supervised: bool = False):
+    fs = _Fs(policy, params, supervised)
     grants: dict[tuple[str, str], dict] = {}
     masks: dict[tuple[str, str], dict] = {}
     narrowed: list[dict] = []
@@ -116,11 +125,11 @@ def _filesystem(policy: ir.Policy, params: dict[str, str]):
             bound = fs.path(rule.kind, rule.pattern)
             subtree = rule.kind == "subtree"
             allowed = fs.allows(op, bound, subtree)
-            if rule.effect == "allow" and allowed:
+            if rule.effect in fs.passing and allowed:
                 entry = grants.setdefault((rule.pattern, rule.kind), {"access": set(), "rules": set()})
                 entry["access"].add(op)
                 entry["rules"].add(rule.id)
-            elif rule.effect == "allow" and fs.allows(op, bound, False):
+            elif rule.effect in fs.passing and fs.allows(op, bound, False):
                 narrowed.append(_entry(rule, f"{op} is allowed at {rule.pattern} itself but not everywhere "
                                              "below it, and Landlock grants whole subtrees: not granted"))
             if not allowed:
@@ -136,6 +145,8 @@ def _filesystem(policy: ir.Policy, params: dict[str, str]):
             narrowed.append(_entry(rule, "Landlock cannot grant a glob; the paths it allows stay denied "
                                          "unless another rule grants them"))
             continue
+        if rule.effect in fs.passing:
+            continue  # a supervised prompt: not carved out, the supervisor asks where a grant lets it through
         ops = {rule.op} if rule.op != "*" else set(FS_OPS)
         bound = paths.bind_path("glob", rule.pattern, fs.params)
         prefix = "/" + "/".join(bound.text.split("/")[1 : bound.depth + 1])
@@ -202,10 +213,10 @@ def _network(policy: ir.Policy, bound: ir.BoundPolicy):
             continue
         sample = f"{_sample_host(host)}:{port if port != '*' else 443}"
         ops = NET_OPS if r.op == "*" else (r.op,)
-        if any(ir.decide(bound, ir.Request(op, sample)).rule == r for op in ops):
-            if "connect" in ops:  # the proxy carries outbound connections; nothing can bind out there
-                proxied.append(_entry(r, f"connect to {r.pattern}: enforced by the domain proxy, reached "
-                                         "through a relay on the sandbox's loopback"))
+        # the proxy carries outbound connections; nothing can bind out there
+        if "connect" in ops and any(ir.decide(bound, ir.Request(op, sample)).rule == r for op in ops):
+            proxied.append(_entry(r, f"connect to {r.pattern}: enforced by the domain proxy, reached "
+                                     "through a relay on the sandbox's loopback"))
     network = {
         "mode": "loopback" if proxied or any(p is None or p for p in ports.values()) else "none",
         "tcp_connect_ports": ports["connect"],
@@ -230,6 +241,15 @@ def _signals(bound: ir.BoundPolicy):
             unenforced.append(_entry(d.rule, f"signals to {target} cannot be denied inside the sandbox: Landlock "
                                              "scopes only separate the sandbox from the outside"))
     return scopes, unenforced, needs
+
+
+def _debug(bound: ir.BoundPolicy):
+    """Debug mode when decide() allows debugging the sandbox's own processes; a prompt cannot be asked."""
+    d = ir.decide(bound, ir.Request("debug", "same-sandbox"))
+    if d.effect == "prompt":
+        return False, [_entry(d.rule, "debugging prompts: nothing on Linux asks before a ptrace attach, "
+                                      "so debug mode stays off")]
+    return d.effect == "allow", []
 
 
 def _bound_branch(policy: ir.Policy):
@@ -267,15 +287,20 @@ def _branch(policy: ir.Policy):
     }, []
 
 
-def plan_document(policy: ir.Policy, params: dict[str, str]) -> dict:
-    """The content of ``linux.json`` for ``policy`` with its decisions taken under ``params``."""
+def plan_document(policy: ir.Policy, params: dict[str, str], *, supervised: bool = False) -> dict:
+    """The content of ``linux.json`` for ``policy`` with its decisions taken under ``params``.
+
+    ``supervised`` (never in a bundle; rendered at launch when the prompt supervisor
+    runs): file ``prompt`` rules are granted like allow rules, so the kernel asks the
+    supervisor (fanotify) instead of refusing; the session dies with the supervisor."""
     values = policy.param_defaults()
     values.update(params)
     resolved = paths.resolve_params(values)
-    grants, masks, glob_masks, unenforced, narrowed = _filesystem(policy, resolved)
+    grants, masks, glob_masks, unenforced, narrowed = _filesystem(policy, resolved, supervised)
     bound = ir.bind(policy, resolved)
     network, net_unenforced, net_narrowed, port_needs = _network(policy, bound)
     scopes, sig_unenforced, scope_needs = _signals(bound)
+    debug, debug_narrowed = _debug(bound)
     branch, branch_unenforced = _branch(policy)
     audited = [r for r in policy.rules if r.audit and r.cls in ("fs", "net")]
     by_id = lambda e: (e["rule"], e["reason"])
@@ -295,12 +320,13 @@ def plan_document(policy: ir.Policy, params: dict[str, str]) -> dict:
         "seccomp_deny": list(DEFAULT_SECCOMP_DENY),
         "env": {"set": dict(policy.env_set), "pass": sorted(policy.env_pass)},
         "audit": bool(audited),
+        "debug": debug,
         # the rules behind each kernel feature, so a refusal on an older kernel names them
         "needs": {"audit": cite(audited), "signal_scope": cite(scope_needs), "tcp_ports": cite(port_needs),
                   "overlay": [{"rule": f"branch {branch['name']}", "origin": branch["origin"]}]
                   if branch and branch["cow"] else []},
         "unenforced": sorted(unenforced + net_unenforced + sig_unenforced + branch_unenforced, key=by_id),
-        "narrowed": sorted(narrowed + net_narrowed, key=by_id),
+        "narrowed": sorted(narrowed + net_narrowed + debug_narrowed, key=by_id),
     }
 
 

@@ -23,7 +23,8 @@ Operations: read -> ``file-read*``, write -> ``file-write*``, exec ->
 ``process-exec``, connect -> ``network-outbound`` with ``(remote ip
 "host:port")``, bind -> ``network-bind`` with ``(local ip ...)``, signal ->
 ``signal`` with ``(target ...)``, mach -> ``mach-lookup`` with
-``global-name`` (or ``global-name-prefix`` for ``name.*``).
+``global-name`` (or ``global-name-prefix`` for ``name.*``), debug ->
+``mach-priv-task-port`` with ``(target same-sandbox)``.
 
 Read means every ``file-read*`` operation: data, directory listing,
 metadata (stat) and extended attributes are one permission, as in decide().
@@ -79,6 +80,18 @@ Seatbelt always lets a process signal itself (an implicit rule), whatever the
 policy says. decide()'s ``others`` target means "none of the named ones", so
 it is emitted as ``others`` minus ``children``, ``pgrp`` and ``same-sandbox``.
 
+Debug mode
+----------
+A debugger on macOS attaches through the target's task control port
+(``task_for_pid``), which Seatbelt gates as ``mach-priv-task-port``: a
+target-filtered operation in libsandbox's operation table (macOS 14.4.1, see
+:mod:`aw_policy.sbpl.catalog`), written ``(allow mach-priv-task-port (target
+same-sandbox))`` by public profiles derived from Chromium's. ``(deny default)``
+covers it, so without an allow no process in the sandbox gets another's task
+port. Process inspection (``process-info*``) is already limited to the sandbox
+by the base block. Seatbelt only stops refusing: macOS itself still asks the
+debugger for its entitlement and the target for ``get-task-allow``.
+
 Base block (not expressible in the policy language)
 ----------------------------------------------------
 The DSL has no words for forking, sysctls, terminal ioctls or process
@@ -118,6 +131,7 @@ OPERATION = {
     "bind": "network-bind",
     "signal": "signal",
     "mach": "mach-lookup",
+    "debug": "mach-priv-task-port",
 }
 SBPL_HOSTS = ("*", "localhost")
 SIGNAL_TARGETS = ("self", "pgrp", "children", "same-sandbox", "others")
@@ -328,6 +342,8 @@ def _filters(rule: ir.Rule, effect: str) -> tuple[Filter, ...]:
     if rule.kind == "host":
         host, port = ir.split_host_port(rule.pattern)
         return (_host_filter(rule, host, port),)
+    if rule.kind == "debug":
+        return (Filter("target", word=rule.pattern),)  # same-sandbox: merge refuses every other word
     if rule.kind == "signal":
         if rule.pattern == "any":
             return tuple(Filter("target", word=t) for t in SIGNAL_TARGETS)

@@ -23,6 +23,8 @@ OnExit = Literal["keep", "discard", "snapshot"]
 
 SCOPES: tuple[str, ...] = ("org", "project", "user", "session")
 SIGNAL_TARGETS: tuple[str, ...] = ("self", "children", "pgrp", "same-sandbox", "others", "any")
+#: What a ``debug`` rule may name: the sandbox's own processes, nothing outside it.
+DEBUG_TARGETS: tuple[str, ...] = ("same-sandbox",)
 
 
 class Node(BaseModel):
@@ -31,16 +33,16 @@ class Node(BaseModel):
 
 
 class Target(Node):
-    """A path (subtree, literal, glob), a host:port, a signal target or a mach name."""
+    """A path (subtree, literal, glob), a host:port, a signal or debug target, or a mach name."""
 
-    kind: Literal["subtree", "literal", "glob", "host", "signal", "mach"]
+    kind: Literal["subtree", "literal", "glob", "host", "signal", "debug", "mach"]
     value: str
 
 
 class Rule(Node):
-    section: Literal["fs", "net", "signal", "mach"]
+    section: Literal["fs", "net", "signal", "debug", "mach"]
     effect: Effect
-    ops: tuple[str, ...]  # fs: read/write/exec; net: connect/bind; signal: signal; mach: lookup
+    ops: tuple[str, ...]  # fs: read/write/exec; net: connect/bind; signal: signal; debug: debug; mach: lookup
     targets: tuple[Target, ...]
     enforce: bool = False
     audit: bool = False

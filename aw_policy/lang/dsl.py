@@ -235,13 +235,19 @@ class _Build(Transformer):
     def net_rule(self, children) -> ast.Rule:
         return self._rule(children, "net", children[2], [self._target("host", t) for t in children[3:]])
 
-    def signal_rule(self, children) -> ast.Rule:
+    def _word_targets(self, kind: str, tokens) -> list[ast.Target]:
         targets = []
-        for t in children[2:]:
-            node = ast.Target.model_construct(span=_token_span(t, self.path), kind="signal", value=str(t))
+        for t in tokens:
+            node = ast.Target.model_construct(span=_token_span(t, self.path), kind=kind, value=str(t))
             object.__setattr__(node, "_last", t)
             targets.append(node)
-        return self._rule(children, "signal", ("signal",), targets)
+        return targets
+
+    def signal_rule(self, children) -> ast.Rule:
+        return self._rule(children, "signal", ("signal",), self._word_targets("signal", children[2:]))
+
+    def debug_rule(self, children) -> ast.Rule:
+        return self._rule(children, "debug", ("debug",), self._word_targets("debug", children[2:]))
 
     def mach_rule(self, children) -> ast.Rule:
         return self._rule(children, "mach", ("lookup",), [self._target("mach", t) for t in children[2:]])
@@ -270,6 +276,9 @@ class _Build(Transformer):
 
     def mach_block(self, children):
         return self._block("mach", children)
+
+    def debug_block(self, children):
+        return self._block("debug", children)
 
     # -- top-level statements -------------------------------------------------
     def scope_stmt(self, children):

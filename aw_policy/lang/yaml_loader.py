@@ -133,7 +133,9 @@ def _schema_diagnostic(error, conv: _Converter) -> Diagnostic:
                 span, hint="write one rule per effect",
             )
         for sub in sorted(error.context, key=lambda e: len(e.absolute_path), reverse=True):
-            if effects[0] in sub.schema.get("required", ()) or effects[0] in sub.schema.get("properties", {}):
+            about_effect = tuple(sub.absolute_path)[len(where):][:1] == (effects[0],)  # its value is wrong
+            if about_effect or effects[0] in sub.schema.get("required", ()) \
+                    or effects[0] in sub.schema.get("properties", {}):
                 return _schema_diagnostic(sub, conv)
     label = "/".join(str(p) for p in where) or "document"
     message = error.message
@@ -200,7 +202,7 @@ def _build(data: dict, conv: _Converter) -> ast.PolicyFile:
     for name, value in (data.get("params") or {}).items():
         statements.append(ast.Param(span=conv.key_spans.get(("params", name), at("params")),
                                     name=name, default=value))
-    for section in ("fs", "exec", "net", "signal", "mach"):
+    for section in ("fs", "exec", "net", "signal", "debug", "mach"):
         for i, item in enumerate(data.get(section, [])):
             effect = next(k for k in ("allow", "deny", "prompt") if k in item)
             base = (section, i)
@@ -217,6 +219,9 @@ def _build(data: dict, conv: _Converter) -> ast.PolicyFile:
             elif section == "signal":
                 cls, ops = "signal", ("signal",)
                 tgts += targets((*base, effect), "signal", value)
+            elif section == "debug":
+                cls, ops = "debug", ("debug",)
+                tgts += targets((*base, effect), "debug", value)
             else:
                 cls, ops = "mach", ("lookup",)
                 tgts += targets((*base, effect), "mach", value)

@@ -66,7 +66,7 @@ class PolicySet:
             return [f"{host}:{443 if port == '*' else port}"]
         if rule.kind == "mach":
             return [rule.pattern.replace("*", "awpolicy.probe")]
-        if rule.kind == "signal":
+        if rule.kind in ("signal", "debug"):
             return ["others" if rule.pattern == "any" else rule.pattern]
         bound = self.bind_path(rule)
         if bound is None:

@@ -169,6 +169,7 @@ RULES: dict[str, RuleSpec] = _rules(
     ("AWP204", "network-with-secrets", "risk", E, "policy"),
     ("AWP205", "unanswerable-prompt", "risk", W, "policy"),
     ("AWP206", "preset-writes-outside-workspace", "risk", W, "policy"),
+    ("AWP207", "debug-always-on", "risk", W, "policy"),
     # -- portability ----------------------------------------------------------------
     ("AWP301", "glob-best-effort-linux", "portability", W, "policy"),
     ("AWP302", "domain-needs-proxy", "portability", W, "policy"),

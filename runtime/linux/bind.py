@@ -316,6 +316,7 @@ def _bind(doc, b: _Binder, *, env, cwd, best_effort, branch_on_exit) -> LinuxPla
         needs={feature: tuple(f"{'' if c['rule'].startswith('branch ') else 'rule '}{c['rule']} at {c['origin']}"
                               for c in cites)
                for feature, cites in sorted(doc.get("needs", {}).items()) if cites},
+        debug=doc.get("debug", False),  # validate() refuses anything but true or false
     )
     validate(plan)
     return plan

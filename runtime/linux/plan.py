@@ -34,6 +34,10 @@ DEFAULT_SECCOMP_DENY: tuple[str, ...] = (
     # the new mount API (same power as mount(2) given the capability)
     "fsopen", "fsconfig", "fsmount", "fspick", "open_tree", "move_mount", "mount_setattr",
 )
+#: What debug mode lets through the system call filter (aw_runtime.linux.seccomp drops them
+#: from the deny list only for a plan with ``debug``): attaching to, and reading or writing
+#: the memory of, another process. Landlock keeps every target inside the sandbox.
+DEBUG_SYSCALLS: tuple[str, ...] = ("ptrace", "process_vm_readv", "process_vm_writev")
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,8 @@ class LinuxPlan:
     #: kernel feature ("audit", "signal_scope", "tcp_ports") -> the rules that need it,
     #: each as "r12 (file:line:col)"; named when the kernel lacks the feature
     needs: dict = field(default_factory=dict)
+    #: debug mode: DEBUG_SYSCALLS are not denied, so debuggers work on the sandbox's own processes
+    debug: bool = False
 
 
 def _abs(path, what):
@@ -185,6 +191,8 @@ def validate(plan: LinuxPlan) -> None:
         _abs(d, "make_dirs")
     if not all(isinstance(r, str) for r in plan.unenforced):
         raise PlanError("unenforced: each entry must be a sentence")
+    if not isinstance(plan.debug, bool):
+        raise PlanError(f"debug must be true or false, got {plan.debug!r}")
 
 
 def plan_from_dict(d: dict) -> LinuxPlan:
@@ -214,6 +222,7 @@ def plan_from_dict(d: dict) -> LinuxPlan:
             unenforced=tuple(d.get("unenforced", ())),
             make_dirs=tuple(d.get("make_dirs", ())),
             needs={k: tuple(v) for k, v in d.get("needs", {}).items()},
+            debug=d.get("debug", False),
         )
     except (KeyError, TypeError, AttributeError) as e:
         raise PlanError(f"malformed plan: {e.__class__.__name__}: {e}") from None
@@ -243,4 +252,5 @@ def plan_to_dict(plan: LinuxPlan) -> dict:
         "unenforced": list(plan.unenforced),
         "make_dirs": list(plan.make_dirs),
         "needs": {k: list(v) for k, v in sorted(plan.needs.items())},
+        "debug": plan.debug,
     }

@@ -10,6 +10,14 @@ The filter (native architecture only; x86_64 and aarch64 tables included):
 * ``clone`` fails with EPERM only when its flags ask for a new namespace;
 * everything else is allowed.
 
+Debug mode (a plan with ``debug``) is the one place the deny list shrinks:
+:func:`deny_list` drops ``ptrace``, ``process_vm_readv`` and
+``process_vm_writev`` (``plan.DEBUG_SYSCALLS``), and only when the sandbox is
+fenced: Landlock (any ABI) lets a process ptrace only processes in its own
+domain or one nested in it (security/landlock: the tracer's domain must be an
+ancestor of the tracee's), and the PID namespace leaves outside processes
+without a pid to name. Without that fence the block stays.
+
 Installing requires no_new_privs (or CAP_SYS_ADMIN).
 """
 
@@ -21,6 +29,7 @@ import struct
 
 from . import _libc
 from .errors import PlanError
+from .plan import DEBUG_SYSCALLS, LinuxPlan
 
 # struct seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6]
 _OFF_NR = 0
@@ -224,6 +233,16 @@ def syscall_table(arch: str | None = None) -> dict[str, int]:
 
 def _known_anywhere(name: str) -> bool:
     return any(name in syscall_table(a) for a in _TABLES)
+
+
+def deny_list(plan: LinuxPlan, *, fenced: bool) -> tuple[str, ...]:
+    """The system calls to deny for ``plan``: its list, less DEBUG_SYSCALLS in debug mode.
+
+    ``fenced``: Landlock is applied and the command has its own PID namespace, so a
+    debugger can reach nothing outside the sandbox. Unfenced, debug mode is not granted."""
+    if plan.debug and fenced:
+        return tuple(name for name in plan.seccomp_deny if name not in DEBUG_SYSCALLS)
+    return tuple(plan.seccomp_deny)
 
 
 def build_filter(deny, arch: str | None = None) -> bytes:

@@ -20,6 +20,7 @@ SBPL_OPERATIONS = {
     "bind": ("network-bind",),
     "signal": ("signal",),
     "mach": ("mach-lookup",),
+    "debug": ("mach-priv-task-port",),
 }
 
 
@@ -37,7 +38,7 @@ def seatbelt_requests(request: ir.Request) -> list[evaluator.Request]:
         elif request.cls == "net":
             host, port = ir.split_host_port(request.object)
             out.append(evaluator.Request(operation, host=host, port=int(port), protocol="tcp"))
-        elif request.op == "signal":
+        elif request.op in ("signal", "debug"):
             out.append(evaluator.Request(operation, target=request.object))
         else:
             out.append(evaluator.Request(operation, name=request.object))

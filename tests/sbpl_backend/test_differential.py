@@ -2,7 +2,7 @@
 
 Policies are generated as DSL text in all four scopes (literal, subtree and
 glob paths under parameters and fixed roots, nested overrides, enforce,
-prompt, audit, class defaults, hosts, signal targets, mach names), merged by
+prompt, audit, class defaults, hosts, signal and debug targets, mach names), merged by
 the real front end, compiled by the backend, parsed and loaded by
 aw_policy.sbpl.evaluator, and compared request by request with ir.decide():
 prompt is deny in profile.sb and allow in profile.supervised.sb.
@@ -59,7 +59,7 @@ def modifiers(draw, scope) -> str:
 
 @st.composite
 def other_rule(draw, scope):
-    which = draw(st.sampled_from(("net", "signal", "mach", "default", "default-class")))
+    which = draw(st.sampled_from(("net", "signal", "debug", "mach", "default", "default-class")))
     effect = draw(st.sampled_from(EFFECTS))
     if which == "net":
         op = draw(st.sampled_from(("connect", "bind")))
@@ -67,6 +67,8 @@ def other_rule(draw, scope):
         return f"net {{ {modifiers(draw, scope)}{effect} {op} \"{target}\" }}"
     if which == "signal":
         return f"signal {{ {modifiers(draw, scope)}{effect} {draw(st.sampled_from(TARGETS))} }}"
+    if which == "debug":
+        return f"debug {{ {modifiers(draw, scope)}{effect} same-sandbox }}"
     if which == "mach":
         return f"mach {{ {modifiers(draw, scope)}{effect} \"{draw(st.sampled_from(MACH))}\" }}"
     if which == "default":
@@ -104,6 +106,8 @@ def requests(draw):
         obj = f"{draw(st.sampled_from(REQUEST_HOSTS))}:{draw(st.sampled_from(('80', '443', '8080')))}"
     elif op == "signal":
         obj = draw(st.sampled_from(TARGETS[:-1]))
+    elif op == "debug":
+        obj = draw(st.sampled_from(ir.DEBUG_TARGETS))
     else:
         obj = draw(st.sampled_from(("com.a.x", "com.a.y", "com.b.y", "org.z")))
     return ir.normalize_request(op, obj)
