@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -45,3 +46,10 @@ def fsync_dir(path: str | os.PathLike) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def os_error_text(exc: OSError) -> str:
+    """What went wrong, for a message: the system's text and the errno's name ("Permission denied (EACCES)")."""
+    name = errno.errorcode.get(exc.errno) if exc.errno is not None else None
+    text = exc.strerror or str(exc)
+    return f"{text} ({name})" if name else text

@@ -4,7 +4,12 @@ Guarantees (for writers that all use this class on the same path):
 
 - **no torn line**: a line is one ``write()`` of the whole encoded record on a
   descriptor opened with ``O_APPEND``, so the kernel places it at the end in one
-  piece; records are single-line JSON (newlines inside strings are escaped);
+  piece; records are single-line JSON (newlines inside strings are escaped).
+  When the disk fills up (or a file size limit is hit) in the middle of a line,
+  the writer takes the lock exclusively and takes its piece back: truncates it
+  when it is still the end of the file, else overwrites it with spaces (JSON
+  allows leading whitespace, so the next writer's line still parses), then
+  raises the error naming the log;
 - **no lost line**: writers hold a *shared* ``flock`` on ``PATH.lock`` while
   they check that their descriptor still names ``PATH`` (same device and inode;
   otherwise they reopen) and append; rotation takes the lock *exclusively*,
@@ -63,9 +68,7 @@ class AuditLog:
             fcntl.flock(lock, fcntl.LOCK_SH)
             try:
                 fd = self._current()
-                written = os.write(fd, line)
-                while written < len(line):  # only on a full disk or a signal; never silently short
-                    written += os.write(fd, line[written:])
+                self._append(fd, line)
                 size = os.fstat(fd).st_size
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
@@ -99,7 +102,13 @@ class AuditLog:
     def _lock(self) -> int:
         if self._lock_fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:
+                if not self.lock_path.exists():
+                    raise
+                # flock needs no write access; the error worth reporting is then the log's own
+                self._lock_fd = os.open(self.lock_path, os.O_RDONLY | os.O_CLOEXEC)
         return self._lock_fd
 
     def _current(self) -> int:
@@ -116,6 +125,37 @@ class AuditLog:
             self._fd = None
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         return self._fd
+
+    def _append(self, fd: int, line: bytes) -> None:
+        """Append the whole ``line`` or, when the write fails part way, none of it."""
+        written = 0
+        try:
+            while written < len(line):  # short only on a full disk, a size limit or a signal
+                written += os.write(fd, line[written:])
+        except BaseException as exc:
+            if written:
+                self._take_back(fd, written)
+            if isinstance(exc, OSError):
+                raise OSError(exc.errno, exc.strerror, str(self.path)) from None
+            raise
+
+    def _take_back(self, fd: int, count: int) -> None:
+        """Remove the ``count`` bytes of a torn line this descriptor just appended."""
+        try:
+            end = os.lseek(fd, 0, os.SEEK_CUR)  # O_APPEND: just past our bytes
+            # Exclusive: no other writer appends between the check and the repair.
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_size == end:
+                os.ftruncate(fd, end - count)
+                return
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_APPEND)  # pwrite on O_APPEND appends
+            try:
+                os.pwrite(fd, b" " * count, end - count)
+            finally:
+                fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+        except OSError:
+            pass  # the original error is what the caller needs to see
 
     def _rotated(self) -> list[tuple[int, str]]:
         prefix = self.path.name + "."

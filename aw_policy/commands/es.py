@@ -173,8 +173,10 @@ def replay_cmd(bundle: str, events: str, answers_file: str | None, audit_path: s
             }, sort_keys=True, separators=(",", ":")) + "\n")
         engine.flush()
     except OSError as exc:  # the audit log or the state directory
+        from aw_runtime.atomic import os_error_text
+
         raise InputError(f"{exc.filename or audit_path or state_dir}: error: cannot write: "
-                         f"{exc.strerror or exc}\n") from None
+                         f"{os_error_text(exc)}\n") from None
     finally:
         engine.close()
     click.echo("es replay: " + json.dumps(engine.counters.to_json(), sort_keys=True), err=True)

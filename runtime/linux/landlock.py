@@ -9,6 +9,7 @@ on x86_64 and aarch64 (the table is unified from 424 on).
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import stat
 import struct
@@ -184,6 +185,7 @@ def restrict_self(plan: LinuxPlan, abi: int) -> None:
             except OSError as e:
                 raise OSError(e.errno, f"open {g.path} for a Landlock rule: {os.strerror(e.errno)}") from None
             try:
+                _check_opened(fd, g.path)
                 is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
                 rights = fs_rights(g.access, abi, is_dir)
                 if rights:
@@ -205,6 +207,15 @@ def restrict_self(plan: LinuxPlan, abi: int) -> None:
                       label="landlock_restrict_self")
     finally:
         os.close(rs)
+
+
+def _check_opened(fd: int, path: str) -> None:
+    """The rule must attach to the plan's path itself. The plan's paths were resolved when it was
+    bound, so opening something else now means a symlink was put in the path since: refuse."""
+    actual = os.readlink(f"/proc/self/fd/{fd}")
+    if actual != path:
+        raise OSError(errno.ELOOP, f"{path} now leads to {actual} (a symlink was put in its path after the "
+                      "plan was bound); refusing to launch")
 
 
 __all__ = [

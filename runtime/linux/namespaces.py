@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import re
 import stat
 import struct
 
@@ -231,6 +232,25 @@ def _depth(p: str) -> int:
     return p.rstrip("/").count("/")
 
 
+def _mount_points() -> set[bytes]:
+    with open("/proc/self/mountinfo", "rb") as f:
+        lines = f.read().splitlines()
+    # field 5 is the mount point, with space, tab, newline and backslash written as \ooo
+    return {re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), line.split(b" ")[4]) for line in lines}
+
+
+def check_landed(targets: list[str]) -> None:
+    """Each mount must sit on the plan's path itself. The plan's paths were resolved when it was
+    bound, so a mount that landed elsewhere followed a symlink put in the path since: refuse."""
+    if not targets:
+        return
+    points = _mount_points()
+    for t in targets:
+        if os.fsencode(t) not in points:
+            raise OSError(errno.ELOOP, f"{t} no longer leads to where the plan was bound (a symlink was put in "
+                          "its path since); refusing to launch")
+
+
 # -- PID 1 ----------------------------------------------------------------------
 
 def setup(plan: LinuxPlan, *, user_ns: bool, work: str | None) -> None:
@@ -245,6 +265,7 @@ def setup(plan: LinuxPlan, *, user_ns: bool, work: str | None) -> None:
         _libc.mount(None, "/", None, MS_REC | MS_PRIVATE)
 
         b = plan.branch
+        mounted = []  # the plan's paths we mount on, checked once /proc can tell where they landed
         hides = [m.path for m in plan.masks if m.mode == "hide" and (m.placeholder or os.path.lexists(m.path))]
         whiteouts = []
         if b is not None:
@@ -271,6 +292,7 @@ def setup(plan: LinuxPlan, *, user_ns: bool, work: str | None) -> None:
             stage = "branch overlay"
             lowers = ([f"{SCRATCH}/wh"] if whiteouts else []) + [b.base]
             mount_overlay(b.base, lowers, b.upper, work, userxattr=user_ns)
+            mounted.append(b.base)
 
         stage = "placeholders"
         for m in plan.masks:
@@ -282,6 +304,7 @@ def setup(plan: LinuxPlan, *, user_ns: bool, work: str | None) -> None:
         for m in sorted(plan.masks, key=lambda m: (m.mode != "pin", _depth(m.path))):
             if not os.path.lexists(m.path):
                 continue  # nothing there to hide or protect
+            mounted.append(m.path)
             if m.mode == "pin":
                 try:
                     bind_readonly(m.path, 0)
@@ -309,11 +332,14 @@ def setup(plan: LinuxPlan, *, user_ns: bool, work: str | None) -> None:
             for p in b.readonly:
                 if os.path.lexists(p):
                     bind_readonly(p)
+                    mounted.append(p)
 
         stage = "/proc"
         if scratch:
             _libc.umount2(SCRATCH, MNT_DETACH)
         _libc.mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        stage = "mount check"
+        check_landed(mounted)
         if not user_ns and os.geteuid() == 0:
             for p in ROOT_READONLY:
                 if os.path.exists(p):

@@ -1,0 +1,5 @@
+"""Fault injection shares `awpolicy run`'s fixtures: a fake machine and bundles compiled into tmp."""
+
+from __future__ import annotations
+
+from run.conftest import Machine, compile_bundle, extra_bundle, golden_bundle, machine  # noqa: F401  (fixtures)
