@@ -51,6 +51,10 @@ LAUNCH_FAILED = "AWP633"
 LINUX_PLAN = "linux.json"
 POLICY = "policy.json"
 
+#: "1" in every sandboxed command's environment: a tool started inside (``awpolicy skills run``)
+#: then runs its command directly instead of nesting a sandbox, once the kernel confirms it.
+SANDBOX_ENV = "AWPOLICY_SANDBOX"
+
 
 class Refused(Exception):
     """The command must not start. ``text`` is the rendered message (exit 2)."""
@@ -282,28 +286,61 @@ def make_dirs(paths: Sequence[str]) -> list[str]:
 # --------------------------------------------------------------------------- launching
 
 
+def launch_env(prep: Prepared) -> dict[str, str]:
+    """The command's environment: the filtered one, marked as sandboxed."""
+    return {**prep.env.env, SANDBOX_ENV: "1"}
+
+
 def _bind_linux_plan(prep: Prepared, req: RunRequest, cwd: str):
     from aw_runtime.linux import PlanError, bind_plan
 
     try:
-        return bind_plan(prep.plan_doc, prep.params, env=prep.env.env, cwd=cwd, best_effort=req.best_effort,
+        plan = bind_plan(prep.plan_doc, prep.params, env=launch_env(prep), cwd=cwd, best_effort=req.best_effort,
                          branch_on_exit=req.branch_on_exit)
     except PlanError as exc:
         raise Refused(NO_TARGET, f"the Linux plan cannot be bound: {exc}", "recompile the bundle",
                       where=os.path.join(prep.bundle.path, LINUX_PLAN)) from None
+    _refuse_moved_params(prep.params)
+    return plan
+
+
+#: The parameters host_params resolved to real paths.
+RESOLVED_PARAMS = ("HOME", "TMPDIR", "WORKSPACE", "GIT_COMMON_DIR")
+
+
+def _refuse_moved_params(params: Mapping[str, str]) -> None:
+    """A resolved directory that now resolves elsewhere had a symlink put in its path after binding:
+    the plan (whose paths are resolved) would follow it out of what the policy names. Refuse.
+    (Later swaps are caught inside the sandbox: mounts and Landlock rules must land on the plan's paths.)"""
+    moved = [f"{name}={params[name]} now resolves to {os.path.realpath(params[name])}" for name in RESOLVED_PARAMS
+             if params.get(name, "").startswith("/") and "${" not in params[name]
+             and os.path.realpath(params[name]) != params[name]]
+    if moved:
+        raise Refused(BAD_PARAMS, "a directory changed after its parameter was bound (a symlink now stands in its "
+                      "path); the command was not started", "find out what replaced it, then run again",
+                      details=moved)
 
 
 def run_linux(prep: Prepared, req: RunRequest, cwd: str, err, trace: list | None = None) -> int:
     from aw_runtime.linux import LaunchError, PlanError, Unenforceable, run
+    from aw_runtime.supervisor import SUPERVISOR_DIED, ProxyHooks, route_connect_prompts
 
+    supervision = _supervision(prep, req, err)
+    if supervision.plan_doc is not None:  # file prompts granted: the supervisor asks for them
+        import dataclasses
+
+        prep = dataclasses.replace(prep, plan_doc=supervision.plan_doc)
     plan = _bind_linux_plan(prep, req, cwd)
     _trace(trace, "bind_plan")
-    proxy = None
+    if supervision.spec is not None:
+        plan = route_connect_prompts(plan, supervision.connect_prompts)
+    proxy = hooks = None
     if plan.network.proxied:
-        plan, proxy = _with_domain_proxy(plan, prep)
+        hooks = ProxyHooks(supervision, prep.policy)
+        plan, proxy = _with_domain_proxy(plan, prep, hooks)
     try:
         # Creates the redirect directories (plan.make_dirs) inside the sandbox, so inside the branch.
-        outcome = run(plan, list(req.argv), trace=trace)
+        outcome = run(plan, list(req.argv), trace=trace, supervisor=supervision.spec)
     except Unenforceable as exc:
         raise Refused(UNENFORCEABLE, "this policy cannot be enforced here; the command was not started",
                       "change the policy, or pass --best-effort to run with these rules not enforced",
@@ -318,15 +355,36 @@ def run_linux(prep: Prepared, req: RunRequest, cwd: str, err, trace: list | None
         if proxy is not None:
             proxy.close()
             shutil.rmtree(os.path.dirname(plan.network.proxy_socket), ignore_errors=True)
+        if hooks is not None:
+            hooks.close()
+        supervision.cleanup()
+    if outcome.ended:
+        err.write(f"awpolicy run: error[{SUPERVISOR_DIED}]: {outcome.ended}\n")
     b = plan.branch
     if b is not None and b.on_exit == "keep" and os.path.isdir(b.upper) and os.listdir(b.upper):
         err.write(f"awpolicy run: branch of {b.base} kept in {b.upper}\n")
     return outcome.status
 
 
-def _with_domain_proxy(plan, prep: Prepared):
+def _supervision(prep: Prepared, req: RunRequest, err):
+    """Who asks for the policy's prompt rules in this run (aw_runtime.supervisor.arrange); says
+    on stderr which prompt rules stay deny and why."""
+    from aw_runtime.supervisor import arrange
+
+    try:
+        supervision = arrange(prep, os.environ)
+    except ValueError as exc:
+        raise Refused(BAD_PARAMS, str(exc), "fix the variable or unset it") from None
+    for note in supervision.notes + (supervision.verbose_notes if req.verbose else []):
+        err.write(f"awpolicy run: {note}\n")
+    err.flush()
+    return supervision
+
+
+def _with_domain_proxy(plan, prep: Prepared, hooks=None):
     """Start the domain proxy outside the sandbox on a private unix socket; the plan then
-    runs a relay to it on the sandbox's loopback and points the command's proxy variables there."""
+    runs a relay to it on the sandbox's loopback and points the command's proxy variables there.
+    ``hooks`` (aw_runtime.supervisor.ProxyHooks): who answers prompts, where decisions are logged."""
     import dataclasses
     import tempfile
 
@@ -335,7 +393,8 @@ def _with_domain_proxy(plan, prep: Prepared):
 
     from aw_policy import ir
 
-    proxy = DomainProxy(policy_check(ir.bind(prep.policy, prep.params)))
+    proxy = DomainProxy(policy_check(ir.bind(prep.policy, prep.params)),
+                        ask=hooks.ask if hooks else None, on_decision=hooks.on_decision if hooks else None)
     base = tempfile.gettempdir()
     if len(base) > 64:  # a unix socket path must fit in 108 bytes
         base = "/tmp"
@@ -385,7 +444,7 @@ def run_bundle(req: RunRequest, *, environ: Mapping[str, str] | None = None, cwd
             # sandbox-exec becomes this process: signals and the exit status are the
             # command's own. The redirect directories stay (empty unless written).
             make_dirs(prep.redirect_dirs)
-            os.execve(argv[0], argv, prep.env.env)
+            os.execve(argv[0], argv, launch_env(prep))
         if not sys.platform.startswith("linux"):
             raise Refused(NO_TARGET, f"no sandbox for platform {sys.platform!r}", "awpolicy runs on Linux and macOS")
         return run_linux(prep, req, cwd, err, trace)

@@ -25,8 +25,8 @@ import os
 import socket
 import socketserver
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 MAX_HEAD = 64 * 1024
 IO_TIMEOUT_S = 30.0
@@ -40,13 +40,20 @@ class ProxyDecision:
     final: str  # allow | deny
     rule: str  # deciding rule id ("" when the request was malformed)
     method: str  # CONNECT or the HTTP method
-    reason: str = ""
+    reason: str = ""  # why a request was refused before any rule could decide it
+    asked: bool = False  # a prompt went to the answerer (else: nobody to ask, deny)
 
     def audit_record(self, when: float) -> dict:
         """The decision in the audit log's format (runtime/engine.py's records), for `awpolicy audit`."""
-        return {"time": when, "event": f"proxy.{self.method}", "op": "connect",
+        if self.reason:
+            why = self.reason
+        elif self.effect == "prompt":
+            why = "answered" if self.asked else "non-interactive"
+        else:
+            why = "rule"
+        return {"time": when, "event": f"proxy.{self.method}", "pid": 0, "executable": "", "op": "connect",
                 "object": f"{self.host}:{self.port}", "answer": self.final, "effect": self.effect,
-                "reason": self.reason or "rule", "rule": self.rule}
+                "reason": why, "rule": self.rule}
 
 
 Check = Callable[[str, int], tuple[str, str]]  # (host, port) -> (effect, rule id)
@@ -155,15 +162,16 @@ class DomainProxy:
     def decide(self, method: str, host: str, port: int) -> ProxyDecision:
         try:
             effect, rule = self.check(host, port)
-        except Exception as exc:  # an unparsable name: nothing to allow
+        except Exception as exc:  # noqa: BLE001 - an unparsable name: nothing to allow
             return ProxyDecision(host, port, "deny", "deny", "", method, f"invalid destination: {exc}")
         final = effect
         if effect == "prompt":
             try:
                 final = "allow" if self.ask is not None and self.ask(host, port, rule) else "deny"
-            except Exception:
-                final = "deny"  # an answerer that fails never means allow
-        return ProxyDecision(host, port, effect, final, rule, method)
+            except Exception:  # noqa: BLE001 - an answerer that fails never means allow
+                final = "deny"
+        asked = effect == "prompt" and self.ask is not None
+        return ProxyDecision(host, port, effect, final, rule, method, asked=asked)
 
     # -- one connection ----------------------------------------------------------------
     def handle(self, conn: socket.socket) -> None:
@@ -243,7 +251,7 @@ def relay(listen: socket.socket, unix_path: str, stop: threading.Event | None = 
     while not stop.is_set():
         try:
             conn, _ = listen.accept()
-        except socket.timeout:
+        except TimeoutError:
             continue
         except OSError:
             return

@@ -51,14 +51,18 @@ from .plan import RELAY_PORT, Branch, LinuxPlan, Mask, validate
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
              signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)
 KEEPER_PDEATH = signal.SIGRTMIN + 2
+HANDSHAKE_S = 10.0  # each step of the supervisor's start (see aw_runtime.supervisor)
 SI_KERNEL = 0x80
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How the command ended: exactly one of ``exit_code`` / ``signal`` is set."""
+    """How the command ended: exactly one of ``exit_code`` / ``signal`` is set.
+
+    ``ended``: why the runtime ended the session itself (the prompt supervisor died), or None."""
     exit_code: int | None
     signal: int | None
+    ended: str | None = None
 
     @property
     def status(self) -> int:
@@ -87,6 +91,9 @@ class _Ctx:
     launcher_pid: int
     old_mask: set
     trace: bool = False
+    supervisor: object = None  # aw_runtime.supervisor.SupervisorSpec: roots, mask, serve(sock)
+    init_channel: object = None  # PID 1's end of its socket to the keeper (supervised runs)
+    keeper_ends: tuple = ()  # the keeper's sockets, closed in PID 1
 
 
 # -- host features ----------------------------------------------------------------
@@ -150,11 +157,13 @@ def launch(plan: LinuxPlan, argv: list[str], *, abi: int | None = None) -> int:
 
 
 def run(plan: LinuxPlan, argv: list[str], *, abi: int | None = None, trace: list | None = None,
-        _host: dict | None = None) -> Outcome:
+        supervisor=None, _host: dict | None = None) -> Outcome:
     """Like ``launch`` but returns an ``Outcome`` (exit code or signal).
 
     ``trace``: a list that receives ``(process, step, CLOCK_MONOTONIC ns)``
     tuples for each setup step (used by the benchmark's breakdown).
+    ``supervisor``: a :class:`aw_runtime.supervisor.SupervisorSpec`; the keeper runs it
+    and the command starts only once it serves (see aw_runtime.supervisor).
     """
     if trace is not None:
         trace.append(("launcher", "start", time.monotonic_ns()))
@@ -180,7 +189,7 @@ def run(plan: LinuxPlan, argv: list[str], *, abi: int | None = None, trace: list
 
     prog = None
     if plan.seccomp_deny and not any("seccomp" in r for r in reasons):
-        prog = seccomp.build_filter(plan.seccomp_deny)
+        prog = seccomp.build_filter(seccomp.deny_list(plan, fenced=abi >= 1 and use_ns))
 
     work = None
     remove_upper = False
@@ -208,7 +217,7 @@ def run(plan: LinuxPlan, argv: list[str], *, abi: int | None = None, trace: list
     ctx = _Ctx(plan=plan, argv=list(argv), abi=abi, seccomp=prog, namespaces=use_ns,
                user_ns=use_ns and not root, work=work, remove_upper=remove_upper,
                report_fd=wfd, launcher_pid=os.getpid(), old_mask=old_mask,
-               trace=trace is not None)
+               trace=trace is not None, supervisor=supervisor if use_ns else None)
     if trace is not None:
         trace.append(("launcher", "fork keeper", time.monotonic_ns()))
     keeper = -1
@@ -330,6 +339,9 @@ def _read_all(fd: int) -> str:
 def _outcome(report: str, keeper_status: int | None) -> Outcome:
     status = None
     for line in report.splitlines():
+        if line.startswith("X\t"):  # the session was ended by the runtime: that is the news
+            return Outcome(None, signal.SIGKILL, ended=line[2:])
+    for line in report.splitlines():
         kind, _, rest = line.partition("\t")
         if kind == "E":
             stage, code, msg = (rest.split("\t", 2) + ["", ""])[:3]
@@ -391,9 +403,19 @@ def _keeper(ctx: _Ctx) -> int:
     if os.getppid() != ctx.launcher_pid:
         _cleanup_ctx(ctx)
         return 1
+    supervisor = control = None
+    if ctx.supervisor is not None:
+        # Before the PID namespace: S lives in the host's, outside the sandbox.
+        supervisor, control = _fork_supervisor(ctx)
     if ctx.namespaces:
         namespaces.unshare_session(ctx.user_ns, os.geteuid(), os.getegid())
         _t(ctx, "keeper", "unshare user/pid")
+    to_init = None
+    if supervisor is not None:
+        import socket
+
+        to_init, ctx.init_channel = socket.socketpair()
+        ctx.keeper_ends = (to_init, control)
     life_r, life_w = os.pipe()
     try:
         init = os.fork()
@@ -403,26 +425,118 @@ def _keeper(ctx: _Ctx) -> int:
         os.close(life_w)
         _child_main(lambda c: _init(c, life_r), ctx)
     os.close(life_r)
-    waitset = set(FORWARDED) | {signal.SIGCHLD, KEEPER_PDEATH}
-    while True:
-        pid, st = os.waitpid(init, os.WNOHANG)
-        if pid == init:
-            _t(ctx, "keeper", "init reaped")
-            break
-        info = signal.sigwaitinfo(waitset)
-        sig = info.si_signo
-        if sig == KEEPER_PDEATH:
-            os.kill(init, signal.SIGKILL)
-            os.waitpid(init, 0)
+    group = None  # the keeper's copy of the fanotify group: held until the whole sandbox is gone
+    if supervisor is not None:
+        ctx.init_channel.close()
+        group = _start_supervision(ctx, init, supervisor, control, to_init)
+        if group is False:
+            _stop_supervisor(supervisor, control)
             _cleanup_ctx(ctx)
-            return 128 + signal.SIGKILL
-        if sig != signal.SIGCHLD and info.si_code != SI_KERNEL:
-            try:
-                os.kill(init, sig)
-            except ProcessLookupError:
-                pass
+            return 126
+    waitset = set(FORWARDED) | {signal.SIGCHLD, KEEPER_PDEATH}
+    try:
+        while True:
+            pid, st = os.waitpid(init, os.WNOHANG)
+            if pid == init:
+                _t(ctx, "keeper", "init reaped")
+                break
+            gone, sst = os.waitpid(supervisor, os.WNOHANG) if supervisor is not None else (0, 0)
+            if gone:
+                # S is gone: events stay unanswered (the group is still open here); end the
+                # session before anything could be let through.
+                os.kill(init, signal.SIGKILL)
+                os.waitpid(init, 0)
+                supervisor = None
+                how = (f"was killed by {signal.Signals(os.WTERMSIG(sst)).name}" if os.WIFSIGNALED(sst)
+                       else f"exited with status {os.WEXITSTATUS(sst)}")
+                _report(ctx.report_fd, f"X\tthe prompt supervisor (pid {gone}) {how}, so nobody can answer "
+                                       "prompt rules; the session was ended (every sandboxed process killed) "
+                                       "rather than let a prompted access through")
+                _cleanup_ctx(ctx)
+                return 128 + signal.SIGKILL
+            info = signal.sigwaitinfo(waitset)
+            sig = info.si_signo
+            if sig == KEEPER_PDEATH:
+                os.kill(init, signal.SIGKILL)
+                os.waitpid(init, 0)
+                _cleanup_ctx(ctx)
+                return 128 + signal.SIGKILL
+            if sig != signal.SIGCHLD and info.si_code != SI_KERNEL:
+                try:
+                    os.kill(init, sig)
+                except ProcessLookupError:
+                    pass
+    finally:
+        if supervisor is not None:
+            _stop_supervisor(supervisor, control)
+        if group is not None:
+            os.close(group)
     _cleanup_ctx(ctx)
     return _status_code(st)
+
+
+def _fork_supervisor(ctx: _Ctx):
+    """Fork S (aw_runtime.supervisor); returns its pid and the keeper's control socket to it."""
+    import socket
+
+    control, theirs = socket.socketpair()
+    try:
+        pid = os.fork()
+    except OSError as e:
+        raise LaunchError("fork", e.strerror) from None
+    if pid == 0:
+        control.close()
+        _child_main(lambda c: c.supervisor.serve(theirs), ctx)
+    theirs.close()
+    return pid, control
+
+
+def _start_supervision(ctx: _Ctx, init: int, supervisor: int, control, to_init):
+    """The launch handshake: PID 1's fanotify group -> here (kept) -> S; S serving -> PID 1 may
+    start the command. Returns the group's descriptor (None when no files are watched), or
+    False when the handshake failed (PID 1 killed, the reason reported)."""
+    import socket
+
+    group = None
+    try:
+        to_init.settimeout(HANDSHAKE_S)
+        msg, fds, _, _ = socket.recv_fds(to_init, 16, 1)
+        if not msg:
+            raise OSError(0, "")  # PID 1 failed and reported why
+        group = fds[0] if fds else None
+        control.settimeout(HANDSHAKE_S)
+        socket.send_fds(control, [str(init).encode()], [group] if group is not None else [])
+        if control.recv(1) != b"R":
+            raise OSError(0, "the prompt supervisor stopped before it served; see its message above")
+        to_init.sendall(b"G")
+        return group
+    except OSError as e:
+        if e.strerror:
+            _report_error(ctx.report_fd, "supervisor", e.strerror)
+        elif e.errno:
+            _report_error(ctx.report_fd, "supervisor", os.strerror(e.errno))
+        try:
+            os.kill(init, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(init, 0)
+        if group is not None:
+            os.close(group)
+        return False
+    finally:
+        to_init.close()
+
+
+def _stop_supervisor(supervisor: int, control) -> None:
+    """Tell S the session is over (its control socket closes); SIGKILL it if it lingers."""
+    control.close()
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        if os.waitpid(supervisor, os.WNOHANG)[0] == supervisor:
+            return
+        time.sleep(0.01)
+    os.kill(supervisor, signal.SIGKILL)
+    os.waitpid(supervisor, 0)
 
 
 def _parent_gone(life_r: int) -> bool:
@@ -444,6 +558,9 @@ def _init(ctx: _Ctx, life_r: int) -> int:
         _t(ctx, "init", "namespaces+mounts")
         if ctx.plan.network.proxy_socket:
             _start_relay(ctx.plan.network.proxy_socket)
+        if ctx.supervisor is not None:
+            _hand_over_group(ctx)
+            _t(ctx, "init", "supervisor serving")
     else:
         _libc.prctl(_libc.PR_SET_CHILD_SUBREAPER, 1, label="prctl(PR_SET_CHILD_SUBREAPER)")
     try:
@@ -478,6 +595,38 @@ def _init(ctx: _Ctx, life_r: int) -> int:
                 os.kill(w, sig)
             except ProcessLookupError:
                 pass
+
+
+def _hand_over_group(ctx: _Ctx) -> None:
+    """Watch the prompt paths (fanotify mount marks on this namespace's mounts), give the group
+    to the keeper, and wait until the supervisor serves it. Nothing here opens a file after the
+    marks: PID 1's own opens would wait for the supervisor too."""
+    import socket
+
+    from . import fanotify
+
+    for s in ctx.keeper_ends:
+        s.close()
+    chan = ctx.init_channel
+    group = None
+    sup = ctx.supervisor
+    if sup.roots:
+        try:
+            group = fanotify.create_group()
+            fanotify.mark_mounts(group, sup.roots, sup.mask)
+        except OSError as e:
+            raise LaunchError("supervisor", f"cannot watch the prompt paths: {e.strerror or e}") from None
+    socket.send_fds(chan, [b"G"], [group] if group is not None else [])
+    if group is not None:
+        os.close(group)
+    chan.settimeout(HANDSHAKE_S * 2)
+    try:
+        go = chan.recv(1)
+    except OSError:
+        go = b""
+    chan.close()
+    if go != b"G":
+        raise LaunchError("supervisor", "the prompt supervisor did not start; the command was not run")
 
 
 def _start_relay(proxy_socket: str) -> None:
