@@ -81,6 +81,10 @@ LAZY_COMMANDS: dict[str, str] = {
     "es": "aw_policy.commands.es:es_group",
     "learn": "aw_policy.commands.learn:learn_cmd",
     "audit": "aw_policy.commands.audit:audit_cmd",
+    "shell": "aw_policy.commands.shell:shell_cmd",
+    "attach": "aw_policy.commands.attach:attach_cmd",
+    "clean": "aw_policy.commands.clean:clean_cmd",
+    "skills": "aw_policy.commands.skills:skills_group",
 }
 
 
@@ -157,7 +161,9 @@ def compile_cmd(sources: tuple[str, ...], output: str, params: dict[str, str], s
             raise _fail(again) from None
         raise _fail(exc) from None
     except OSError as exc:
-        raise InputError(f"awpolicy: cannot write bundle {output}: {exc.strerror or exc}\n") from None
+        from aw_runtime.atomic import os_error_text
+
+        raise InputError(f"awpolicy: cannot write bundle {output}: {os_error_text(exc)}\n") from None
     click.echo(f"wrote {output} ({len(files)} files, {len(merged.policy.rules)} rules)")
     if signing_key is not None:
         from aw_policy.bundle import key_fingerprint
@@ -202,7 +208,7 @@ def show_cmd(sources: tuple[str, ...], bundle: str | None, preset: str | None, f
 
         click.echo(json.dumps(policy.to_json(), indent=2, sort_keys=True))
         return
-    for cls in ("fs", "net", "signal", "mach"):
+    for cls in ("fs", "net", "signal", "debug", "mach"):
         rules = [r for r in policy.rules if r.cls == cls]
         if not rules:
             continue
@@ -242,7 +248,8 @@ def explain_cmd(args: tuple[str, ...], bundle: str | None, params: dict[str, str
     awpolicy explain SOURCE... OPERATION OBJECT
     awpolicy explain --bundle DIR OPERATION OBJECT
     OPERATION: read, write, exec (a path), connect, bind (host:port),
-    signal (self, children, pgrp, same-sandbox, others), mach (a service name).
+    signal (self, children, pgrp, same-sandbox, others), mach (a service name),
+    debug (same-sandbox, others: may a debugger attach there; see --debug).
     """
     from aw_policy import ir
 

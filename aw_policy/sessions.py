@@ -1,8 +1,11 @@
-"""Session records: one JSON file per ``awpolicy run`` that used ``--worktree``.
+"""Session records: one JSON file per ``awpolicy run``, ``shell`` or ``attach`` in a worktree.
 
 Kept under ``${XDG_DATA_HOME:-~/.local/share}/awpolicy/sessions/ID.json``: the
 repository, worktree, bundle and its manifest hash, bound parameters, flags,
-command, start and end times and the exit status. Written atomically (a
+command, start and end times and the exit status; the kind (run, shell,
+skill), the agent and ``--cmd``, the directory the command was typed in (flags'
+relative paths are relative to it) and ``parent``, the session an ``attach``
+re-opened. Written atomically (a
 temporary file in the same directory, then rename), so a reader never sees half
 a record and a crash leaves the previous version.
 """
@@ -45,6 +48,11 @@ class Session:
     pid: int
     ended: float | None = None
     exit_status: int | None = None
+    kind: str = "run"
+    agent: str | None = None
+    cmd: str | None = None
+    parent: str | None = None
+    cwd: str = ""
     format: str = field(default=RECORD_FORMAT)
 
     @property
@@ -93,11 +101,13 @@ def write(session: Session, directory: Path | None = None) -> Path:
 
 
 def start(*, name: str, repo: str, worktree: str, branch: str, bundle: str, params: dict[str, str],
-          flags: dict, command: list[str], directory: Path | None = None) -> Session:
+          flags: dict, command: list[str], directory: Path | None = None, kind: str = "run",
+          agent: str | None = None, cmd: str | None = None, parent: str | None = None, cwd: str = "") -> Session:
     now = time.time()
     session_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + f"-{name}-{secrets.token_hex(3)}"
     session = Session(session_id, name, repo, worktree, branch, str(bundle), bundle_hash(bundle),
-                      dict(params), dict(flags), list(command), now, os.getpid())
+                      dict(params), dict(flags), list(command), now, os.getpid(), kind=kind, agent=agent,
+                      cmd=cmd, parent=parent, cwd=cwd)
     write(session, directory)
     return session
 
@@ -122,8 +132,11 @@ def load_all(directory: Path | None = None) -> tuple[list[Session], list[str]]:
 
 
 def find(key: str, directory: Path | None = None) -> list[Session]:
-    """Sessions whose id is ``key``, or starts with it, or whose worktree name is ``key``."""
+    """Sessions whose id is ``key``, or starts with it, or whose worktree name is ``key``;
+    ``latest``: the most recently started one."""
     sessions, _ = load_all(directory)
+    if key == "latest":
+        return sessions[-1:]
     exact = [s for s in sessions if s.id == key]
     return exact or [s for s in sessions if s.id.startswith(key) or s.name == key]
 
@@ -137,3 +150,121 @@ def delete(session: Session, directory: Path | None = None) -> None:
 
 def when(ts: float | None) -> str:
     return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(ts))
+
+
+# --------------------------------------------------------------------------- cleaning
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """What cleaning one worktree did: ``removed``, or kept with the reason (``refused``: its
+    uncommitted work or a record that does not add up, which the user must look at)."""
+
+    worktree: str
+    removed: bool
+    message: str
+    refused: bool = False
+
+
+def clean(selected: list[Session], *, force: bool = False, extra_trees: dict[str, tuple[str, str]] | None = None,
+          directory: Path | None = None) -> list[Cleaned]:
+    """Remove the worktrees of ``selected`` sessions and their records; a worktree with
+    uncommitted changes is kept unless ``force``, one a session still runs in always is.
+
+    ``extra_trees``: worktree path -> (repository, branch) of awpolicy worktrees no record
+    names (``awpolicy clean --worktree NAME`` of a tree made by hand). The branch always stays."""
+    from aw_policy import worktree
+
+    everything, _ = load_all(directory)
+    busy = {s.worktree for s in everything if s.running}
+    by_tree: dict[str, list[Session]] = {}
+    for s in selected:
+        by_tree.setdefault(s.worktree, []).append(s)
+    trees = {tree: (group[0].repo, group[0].name, group[0].branch) for tree, group in by_tree.items()}
+    for tree, (repo, branch) in (extra_trees or {}).items():
+        trees.setdefault(tree, (repo, Path(tree).name, branch))
+    out = []
+    for tree, (repo, name, branch) in sorted(trees.items()):
+        group = by_tree.get(tree, [])
+        if tree in busy:
+            out.append(Cleaned(tree, False, f"kept {tree}: a session is still running in it"))
+            continue
+        expected = Path(repo) / worktree.WORKTREES / name
+        if Path(tree) != expected:  # a record edited by hand must not steer the removal elsewhere
+            out.append(Cleaned(tree, False, f"kept {tree}: the record says it is not {expected}", refused=True))
+            continue
+        try:
+            worktree.remove(Path(repo), Path(tree), force=force)
+        except worktree.WorktreeError as exc:
+            out.append(Cleaned(tree, False, f"kept {tree}: {exc}", refused=True))
+            continue
+        for s in group:
+            delete(s, directory)
+        out.append(Cleaned(tree, True, f"removed {tree} ({len(group)} session record(s); branch {branch} kept)"))
+    return out
+
+
+SCRATCH_PREFIXES = ("awpolicy-branch-", ".awpolicy-branch-", "awpolicy-proxy-")
+
+
+def stale_scratch(tmp: str | None = None) -> list[Path]:
+    """Temporary directories a launch makes (a discarded branch's upper and work layers, the domain
+    proxy's socket directory) that no running session uses: left behind by a session that was
+    killed before it could remove them. In use means mounted in some process's namespace or,
+    for a proxy, its socket still answering."""
+    import tempfile
+
+    base = Path(tmp or tempfile.gettempdir())
+    try:
+        candidates = sorted(p for p in base.iterdir() if p.name.startswith(SCRATCH_PREFIXES) and p.is_dir()
+                            and not p.is_symlink() and p.stat().st_uid == os.getuid())
+    except OSError:
+        return []
+    if not candidates:
+        return []
+    mounted = _mounted_text()
+    return [p for p in candidates if str(p) not in mounted and not _socket_answers(p / "s")]
+
+
+def _mounted_text() -> str:
+    """Every process's mount table, concatenated (their mount namespaces differ)."""
+    seen, parts = set(), []
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ns = os.readlink(f"/proc/{entry.name}/ns/mnt")
+            if ns in seen:
+                continue
+            seen.add(ns)
+            with open(f"/proc/{entry.name}/mountinfo", encoding="utf-8", errors="replace") as fh:
+                parts.append(fh.read())
+        except OSError:
+            continue
+    return "\n".join(parts)
+
+
+def _socket_answers(path: Path) -> bool:
+    import socket
+
+    if not path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        try:
+            s.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def remove_scratch(paths: list[Path]) -> list[Path]:
+    """Remove the given scratch directories; the ones that could not be removed."""
+    import shutil
+
+    left = []
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
+        if path.exists():
+            left.append(path)
+    return left

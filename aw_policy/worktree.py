@@ -145,3 +145,10 @@ def remove(repo: Path, path: Path, *, force: bool = False) -> None:
     if Path(path).resolve() in _registered(repo):
         git("worktree", "remove", *(["--force"] if force else []), str(path), cwd=repo)
     git("worktree", "prune", cwd=repo, check=False)
+
+
+def listed(repo: Path) -> dict[str, tuple[str, str]]:
+    """awpolicy's worktrees of ``repo`` (those under .awpolicy/worktrees): path -> (repository, branch)."""
+    root = (Path(repo) / WORKTREES).resolve()
+    return {str(path): (str(repo), branch) for path, branch in _registered(Path(repo)).items()
+            if path.parent == root}

@@ -26,13 +26,15 @@ from aw_policy.cli import param_option
 @click.option("-v", "--verbose", is_flag=True,
               help="Say what the runtime decided: re-rendering, withheld variables.")
 @agent_options
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD [ARGS]...")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="-- CMD [ARGS]...")
 def run_cmd(bundle: str, params: dict[str, str], best_effort: bool, keep_branch: bool | None, key: str | None,
             verbose: bool, command: tuple[str, ...], **agent) -> None:
     """Run CMD under BUNDLE: verify it, bind parameters, sandbox, exec.
 
     Exits with CMD's status (128+N when a signal N killed it), or 2 when the
     bundle is missing, tampered with or cannot be enforced (CMD never starts).
+    With --agent NAME or --cmd PATH, that program runs and the words after --
+    are its arguments.
     """
     from aw_runtime.launcher import RunRequest, run_bundle
 

@@ -1,4 +1,4 @@
-"""`awpolicy sessions list|show|clean`: the worktree sessions `awpolicy run --worktree` recorded."""
+"""`awpolicy sessions list|show|clean`: the worktree sessions `run`, `shell` and `attach` recorded."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aw_policy.cli import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK
 
 @click.group("sessions")
 def sessions_cmd() -> None:
-    """Worktree sessions recorded by `awpolicy run --worktree NAME`."""
+    """Worktree sessions recorded by `awpolicy run --worktree NAME`, `shell` and `attach`."""
 
 
 @sessions_cmd.command("list")
@@ -28,7 +28,8 @@ def list_cmd(fmt: str) -> None:
     else:
         for s in found:
             state = "running" if s.running else ("exit " + str(s.exit_status) if s.ended else "stopped")
-            click.echo(f"{s.id}  {state:<8}  {records.when(s.started)}  {s.worktree}")
+            what = s.kind + (f" {s.agent}" if s.agent else "")
+            click.echo(f"{s.id}  {state:<8}  {what:<12}  {records.when(s.started)}  {s.worktree}")
         if not found:
             click.echo(f"no sessions in {records.sessions_dir()}", err=True)
     for name in bad:
@@ -38,7 +39,7 @@ def list_cmd(fmt: str) -> None:
 @sessions_cmd.command("show")
 @click.argument("key")
 def show_cmd(key: str) -> None:
-    """Every recorded field of one session (KEY: an id, an id prefix or a worktree name)."""
+    """Every recorded field of one session (KEY: an id, an id prefix, a worktree name or `latest`)."""
     import json
 
     from aw_policy import sessions as records
@@ -60,10 +61,7 @@ def clean_cmd(keys: tuple[str, ...], force: bool) -> None:
     A worktree with uncommitted changes is kept (exit 1) unless --force; the
     branch awpolicy/NAME always stays, with the session's commits on it.
     """
-    from pathlib import Path
-
     from aw_policy import sessions as records
-    from aw_policy import worktree
 
     found, _ = records.load_all()
     if keys:
@@ -75,27 +73,11 @@ def clean_cmd(keys: tuple[str, ...], force: bool) -> None:
         selected = list(chosen.values())
     else:
         selected = found
-    busy = {s.worktree for s in found if s.running}
-    by_tree: dict[str, list] = {}
-    for s in selected:
-        by_tree.setdefault(s.worktree, []).append(s)
-    refused = 0
-    for tree, group in sorted(by_tree.items()):
-        if tree in busy:
-            click.echo(f"kept {tree}: a session is still running in it")
-            continue
-        expected = Path(group[0].repo) / worktree.WORKTREES / group[0].name
-        if Path(tree) != expected:  # a record edited by hand must not steer the removal elsewhere
-            refused += 1
-            click.echo(f"kept {tree}: the record says it is not {expected}", err=True)
-            continue
-        try:
-            worktree.remove(Path(group[0].repo), Path(tree), force=force)
-        except worktree.WorktreeError as exc:
-            refused += 1
-            click.echo(f"kept {tree}: {exc}", err=True)
-            continue
-        for s in group:
-            records.delete(s)
-        click.echo(f"removed {tree} ({len(group)} session record(s); branch {group[0].branch} kept)")
-    sys.exit(EXIT_FINDINGS if refused else EXIT_OK)
+    sys.exit(report_cleaned(records.clean(selected, force=force)))
+
+
+def report_cleaned(outcomes) -> int:
+    """Print what cleaning did; the exit status (1 when a worktree was refused)."""
+    for outcome in outcomes:
+        click.echo(outcome.message, err=outcome.refused)
+    return EXIT_FINDINGS if any(o.refused for o in outcomes) else EXIT_OK
