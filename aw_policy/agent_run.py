@@ -22,7 +22,7 @@ dependencies. The steps wrap the launcher's own (``aw_runtime.launcher``):
    agent, and the session it was attached from.
 
 ``awpolicy shell`` and ``awpolicy attach`` are this same function with other
-defaults; skills run through it too.
+defaults. (``awpolicy skills run`` uses the launcher directly: see :mod:`aw_policy.skills`.)
 """
 
 from __future__ import annotations
@@ -163,9 +163,10 @@ def run_agent(req, options: AgentOptions, *, environ=None, cwd: str | None = Non
         except launcher.Refused as exc:
             err.write(exc.text)
             return launcher.EXIT_REFUSED
+        _record(prep, req, options, tree, err, typed_cwd=cwd)
         err.flush()
         launcher.make_dirs(prep.redirect_dirs)
-        os.execve(argv[0], argv, prep.env.env)
+        os.execve(argv[0], argv, launcher.launch_env(prep))
     return _run_linux(prep, req, options, tree, run_cwd, err, typed_cwd=cwd)
 
 
@@ -265,19 +266,28 @@ def _with_config_home(policy, agent: str):
     return session_layer.with_session(policy, ir.Policy(rules=(), env_set=settings))
 
 
+def _record(prep, req, options: AgentOptions, tree, err, typed_cwd: str):
+    """Record the session before launch (None outside a worktree). On macOS sandbox-exec then
+    replaces this process, so the record keeps no exit status; its pid tells whether it still runs."""
+    from aw_policy import sessions
+
+    if tree is None:
+        return None
+    record = sessions.start(name=tree.name, repo=str(tree.repo), worktree=str(tree.path), branch=tree.branch,
+                            bundle=os.path.abspath(req.bundle), params=prep.params,
+                            flags=options.flags.to_json(), command=list(req.argv), kind=options.kind,
+                            agent=options.agent, cmd=options.cmd, parent=options.parent, cwd=typed_cwd)
+    err.write(f"{options.label}: session {record.id} in {tree.path}"
+              f" ({'new worktree' if tree.created else 'reused'})\n")
+    return record
+
+
 def _run_linux(prep, req, options: AgentOptions, tree, cwd: str, err, typed_cwd: str) -> int:
     from aw_runtime import launcher
 
     from aw_policy import sessions, trace
 
-    record = None
-    if tree is not None:
-        record = sessions.start(name=tree.name, repo=str(tree.repo), worktree=str(tree.path), branch=tree.branch,
-                                bundle=os.path.abspath(req.bundle), params=prep.params,
-                                flags=options.flags.to_json(), command=list(req.argv), kind=options.kind,
-                                agent=options.agent, cmd=options.cmd, parent=options.parent, cwd=typed_cwd)
-        err.write(f"{options.label}: session {record.id} in {tree.path}"
-                  f" ({'new worktree' if tree.created else 'reused'})\n")
+    record = _record(prep, req, options, tree, err, typed_cwd)
     tracer = None
     if options.trace:
         prep = replace(prep, plan_doc=dict(prep.plan_doc or {}, audit=True))

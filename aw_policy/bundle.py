@@ -10,6 +10,7 @@ crash) sees either the old bundle or the new one, never a mix.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import errno
 import hashlib
 import json
@@ -18,7 +19,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from aw_runtime.atomic import fsync_dir as _fsync_dir
 from aw_runtime.atomic import write_atomic
@@ -99,15 +100,47 @@ def reference_params(policy: ir.Policy, given: dict[str, str]) -> dict[str, str]
     return dict(sorted(values.items()))
 
 
+def unbound_params(policy: ir.Policy, values: dict[str, str]) -> list[Diagnostic]:
+    """AWP020 for each parameter a rule uses that ``values`` give no value, at its first use."""
+    found: dict[str, Diagnostic] = {}
+    declared = {p.name: p.origin for p in policy.params}
+    for rule in policy.rules:
+        for name in paths.PARAM_RE.findall(rule.pattern):
+            if name in values or name in found:
+                continue
+            o = rule.origin
+            decl = declared.get(name)
+            found[name] = Diagnostic(
+                "AWP020", f"parameter ${{{name}}} has no value to bind rule {rule.id} under",
+                Span(o.file, o.line, o.col),
+                related=((f"${{{name}}} is declared here without a default", Span(decl.file, decl.line, decl.col)),)
+                if decl is not None else ())
+    return list(found.values())
+
+
+def check_binding(policy: ir.Policy, values: dict[str, str], *, hint: str) -> None:
+    """Raise PolicyError when ``values`` leave a parameter a rule uses unbound, or cannot be resolved."""
+    missing = unbound_params(policy, values)
+    if missing:
+        raise PolicyError([dataclasses.replace(d, hint=hint) for d in missing])
+    try:
+        paths.resolve_params(values)
+    except paths.PathError as exc:
+        raise PolicyError(Diagnostic("AWP020", f"reference binding: {exc}", Span("--param", 1, 1),
+                                     hint=hint)) from None
+
+
+def check_reference(policy: ir.Policy, given_params: dict[str, str]) -> dict[str, str]:
+    """The reference binding (:func:`reference_params`); PolicyError if it leaves a parameter unbound."""
+    reference = reference_params(policy, given_params)
+    check_binding(policy, reference, hint="give the parameter a default, or pass --param NAME=VALUE")
+    return reference
+
+
 def build(policy: ir.Policy, given_params: dict[str, str], signing_key=None) -> dict[str, bytes]:
     """All files of a bundle, by relative path; with ``signing_key`` (see :func:`load_signing_key`)
     also ``manifest.sig``, so the signature is written in the same atomic swap as the rest."""
-    reference = reference_params(policy, given_params)
-    try:
-        paths.resolve_params(reference)
-    except paths.PathError as exc:
-        raise PolicyError(Diagnostic("AWP020", f"reference binding: {exc}", Span("--param", 1, 1),
-                                     hint="pass --param NAME=VALUE for every parameter without a default")) from None
+    reference = check_reference(policy, given_params)
     files: dict[str, bytes] = {}
     artifacts = []
     for backend in backends():

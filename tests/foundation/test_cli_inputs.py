@@ -23,6 +23,8 @@ BAD = {
     "relative-path": ("p.awp", 'scope project\nfs { allow read "src" }\n', "AWP025", "p.awp:2:17", "absolute"),
     "bad-host": ("p.awp", 'scope project\nnet { allow connect "localhost:99999" }\n', "AWP026", "p.awp:2:21", "1-65535"),
     "unknown-preset": ("p.awp", 'scope project\ninclude "agent-claud"\n', "AWP022", "p.awp:2:9", "agent-claude"),
+    "param-without-value": ("p.awp", 'scope project\nparam DATA\nfs { allow read "${DATA}/x" }\n', "AWP020",
+                            "p.awp:3:17", "--param"),
     "no-scope": ("p.awp", 'fs { allow read "/usr" }\n', "AWP024", "p.awp:1:1", "scope project"),
 }
 
@@ -38,6 +40,17 @@ def test_bad_input_is_located_and_exits_2(name, tmp_path, write):
     assert where in result.stderr
     assert hint_word in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_parameter_without_value_is_named_where_used_and_declared(tmp_path, write):
+    write("p.awp", 'scope project\nparam DATA\nfs { allow read "${DATA}/x" }\n')
+    for args in (("compile", "p.awp", "-o", "out"), ("explain", "p.awp", "read", "/srv/x")):
+        result = run_cli(*args, cwd=tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr and "internal error" not in result.stderr
+        assert "p.awp:3:17: error[AWP020]: parameter ${DATA} has no value" in result.stderr
+        assert "p.awp:2:1: ${DATA} is declared here without a default" in result.stderr
+    given = run_cli("explain", "p.awp", "read", "/srv/x", "--param", "DATA=/srv", cwd=tmp_path)
+    assert given.returncode == 0 and "ALLOW" in given.stdout
 
 
 def test_include_cycle_names_the_chain(tmp_path, write):
