@@ -141,7 +141,7 @@ def _load(sources: tuple[str, ...], bundle: str | None):
 def compile_cmd(sources: tuple[str, ...], output: str, params: dict[str, str], sign_key: str | None,
                 check: bool) -> None:
     """Compile policy SOURCES (any scopes) into a bundle directory."""
-    from aw_policy.bundle import build, write_tree
+    from aw_policy.bundle import build, check_reference, write_tree
     from aw_policy.diagnostics import PolicyError
     from aw_policy.merge import compile_sources, display_relative_to
 
@@ -156,7 +156,7 @@ def compile_cmd(sources: tuple[str, ...], output: str, params: dict[str, str], s
     except PolicyError as exc:
         # Diagnostics name files relative to the bundle; re-run for cwd-relative names.
         try:
-            compile_sources(sources)
+            check_reference(compile_sources(sources).policy, params)
         except PolicyError as again:
             raise _fail(again) from None
         raise _fail(exc) from None
@@ -252,6 +252,8 @@ def explain_cmd(args: tuple[str, ...], bundle: str | None, params: dict[str, str
     debug (same-sandbox, others: may a debugger attach there; see --debug).
     """
     from aw_policy import ir
+    from aw_policy.bundle import check_reference
+    from aw_policy.diagnostics import PolicyError
 
     if len(args) < 2:
         raise click.UsageError("expected OPERATION OBJECT after the policy sources")
@@ -259,10 +261,13 @@ def explain_cmd(args: tuple[str, ...], bundle: str | None, params: dict[str, str
     policy = _load(tuple(sources), bundle)
     try:
         policy = session_layer.apply_flags(policy, session_layer.Flags.from_options(flags))
+        check_reference(policy, params)
         bound = ir.bind(policy, params)
         request = ir.normalize_request(op, _expand_object(obj, bound.params))
     except (ir.RequestError, ValueError) as exc:  # PathError and FlagError are ValueErrors
         raise click.UsageError(str(exc)) from None
+    except PolicyError as exc:
+        raise _fail(exc) from None
     decision = ir.decide(bound, request)
     overridden = session_layer.blocked_in(decision)
     if fmt == "json":
