@@ -84,8 +84,8 @@ def _parse_answer(data) -> ScriptedAnswer:
         raise ValueError("path: required, the path prefix (or address, or signal target) the answer is for")
     if data.get("answer") not in ("allow", "deny"):
         raise ValueError("answer: required, \"allow\" or \"deny\"")
-    if data.get("access") not in (None, "read", "write", "exec", "connect", "bind", "signal"):
-        raise ValueError("access: one of read, write, exec, connect, bind, signal (or leave it out)")
+    if data.get("access") not in (None, "read", "write", "exec", "connect", "bind", "signal", "debug"):
+        raise ValueError("access: one of read, write, exec, connect, bind, signal, debug (or leave it out)")
     if data.get("scope") not in (None, *SCOPES):
         raise ValueError(f"scope: one of {', '.join(SCOPES)} (or leave it out for the rule's own scope)")
     after = data.get("after", 0)

@@ -174,3 +174,16 @@ def test_answers_may_name_paths_the_way_people_write_them(tmp_path, write):
     decision = json.loads(result.stdout)
     assert (decision["answer"], decision["reason"]) == ("allow", "answered")
     assert decision["requests"][0]["object"] == "/private/tmp/q/a"
+
+
+def test_a_prompted_debugger_attach_is_answered_from_the_script(tmp_path, write):
+    write("p.awp", 'scope project\ndebug { prompt same-sandbox }\n')
+    assert run_cli("compile", "p.awp", "-o", "b", cwd=tmp_path).returncode == 0
+    event = {"event": "ES_EVENT_TYPE_AUTH_GET_TASK", "time": 1, "process": {"pid": 7}}
+    events = write("e.jsonl", "\n".join(json.dumps(dict(event, target=t)) for t in ("same-sandbox", "others")) + "\n")
+    answers = write("a.jsonl", '{"path": "same-sandbox", "access": "debug", "answer": "allow"}\n')
+    result = run_cli("es", "replay", str(tmp_path / "b"), str(events), "--answers", str(answers))
+    assert result.returncode == 0, result.stderr
+    same, others = map(json.loads, result.stdout.splitlines())
+    assert (same["answer"], same["reason"]) == ("allow", "answered")
+    assert (others["answer"], others["reason"]) == ("deny", "rule")  # debugging outside: default deny, never asked
