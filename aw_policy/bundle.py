@@ -17,9 +17,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable, Sequence
 
 from aw_runtime.atomic import fsync_dir as _fsync_dir
 from aw_runtime.atomic import write_atomic

@@ -10,9 +10,9 @@ reported together.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from aw_policy import ir, paths
 from aw_policy.diagnostics import Diagnostic, PolicyError, Span, did_you_mean
@@ -183,9 +183,8 @@ def _build_policy(units: list[Unit], sources: list[tuple[Source, str]]) -> ir.Po
         elif isinstance(st, ast.EnvSet):
             env_set[st.name] = st.value  # inner layers come later and win
             param_uses.extend((n, st.span) for n in paths.params_in(st.value))
-        elif isinstance(st, ast.EnvPass):
-            if st.name not in env_pass:
-                env_pass.append(st.name)
+        elif isinstance(st, ast.EnvPass) and st.name not in env_pass:
+            env_pass.append(st.name)
 
     known = set(paths.BUILTIN_PARAMS) | set(params)
     for name, span in param_uses:

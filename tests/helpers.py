@@ -19,7 +19,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input:
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "aw_policy", *args], cwd=cwd, env=full_env, input=input,
-        capture_output=True, text=True, timeout=120,
+        check=False, capture_output=True, text=True, timeout=120,
     )
 
 

@@ -92,28 +92,28 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_elsewhere(tmp_path):
     """grammar/, templates/, schemas/ and presets ship inside the wheel."""
     wheelhouse = tmp_path / "wheels"
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheelhouse), str(REPO)],
-                           capture_output=True, text=True, timeout=600)
+                           check=False, capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     wheel = next(wheelhouse.glob("awpolicy-*.whl"))
     py = venv / "bin" / "python"
     install = subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheel)],
-                             capture_output=True, text=True, timeout=600)
+                             check=False, capture_output=True, text=True, timeout=600)
     assert install.returncode == 0, install.stderr
     elsewhere = tmp_path / "elsewhere"
     shutil.copytree(GOLDEN / "src", elsewhere / "src")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     run = subprocess.run([str(venv / "bin" / "awpolicy"), "compile", "src/org.awp", "src/project.awp",
-                          "src/user.awp.yaml", "-o", "bundle"], cwd=elsewhere, capture_output=True, text=True,
+                          "src/user.awp.yaml", "-o", "bundle"], cwd=elsewhere, check=False, capture_output=True, text=True,
                          env=env, timeout=120)
     assert run.returncode == 0, run.stderr
     where = subprocess.run([str(py), "-c", "import aw_policy; print(aw_policy.__file__)"], cwd=elsewhere,
-                           capture_output=True, text=True, env=env)
+                           check=False, capture_output=True, text=True, env=env)
     assert str(venv) in where.stdout, "the installed package, not the checkout, must be used"
     explain = subprocess.run([str(venv / "bin" / "awpolicy"), "explain", "--bundle", "bundle", "read", "~/.ssh/id_rsa"],
-                             cwd=elsewhere, capture_output=True, text=True, env=env)
+                             cwd=elsewhere, check=False, capture_output=True, text=True, env=env)
     assert explain.returncode == 0 and "DENY" in explain.stdout
     yaml_check = subprocess.run([str(venv / "bin" / "awpolicy"), "lint", "src/user.awp.yaml"], cwd=elsewhere,
-                                capture_output=True, text=True, env=env)
+                                check=False, capture_output=True, text=True, env=env)
     assert yaml_check.returncode == 0, yaml_check.stdout + yaml_check.stderr

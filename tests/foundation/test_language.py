@@ -20,13 +20,13 @@ CASES = {
     ),
     "fs-subtree-literal-glob": (
         'fs { allow read,write "/usr" literal "/etc/hosts" glob "${WORKSPACE}/**/*.py" }\n',
-        'fs:\n  - allow: [read, write]\n    paths: ["/usr"]\n    literal: ["/etc/hosts"]\n'
-        '    glob: ["${WORKSPACE}/**/*.py"]\n',
+        ('fs:\n  - allow: [read, write]\n    paths: ["/usr"]\n    literal: ["/etc/hosts"]\n'
+        '    glob: ["${WORKSPACE}/**/*.py"]\n'),
     ),
     "fs-kind-keyword-applies-to-following-paths": (
         'fs { allow read "/usr" "/opt" literal "/" "/dev" glob "/a/*.c" "/b/*.h" }\n',
-        'fs:\n  - allow: read\n    literal: ["/", "/dev"]\n    glob: ["/a/*.c", "/b/*.h"]\n'
-        '    paths: ["/usr", "/opt"]\n',
+        ('fs:\n  - allow: read\n    literal: ["/", "/dev"]\n    glob: ["/a/*.c", "/b/*.h"]\n'
+        '    paths: ["/usr", "/opt"]\n'),
     ),
     "fs-enforce-audit": (
         'fs { enforce audit deny read "~/.ssh" }\n',
@@ -42,8 +42,8 @@ CASES = {
     ),
     "net-connect-bind": (
         'net { allow connect,bind "localhost:*"; prompt connect "*.github.com:443" }\n',
-        'net:\n  - allow: [connect, bind]\n    hosts: ["localhost:*"]\n'
-        '  - prompt: connect\n    hosts: ["*.github.com:443"]\n',
+        ('net:\n  - allow: [connect, bind]\n    hosts: ["localhost:*"]\n'
+        '  - prompt: connect\n    hosts: ["*.github.com:443"]\n'),
     ),
     "signal": (
         "signal { allow same-sandbox children; deny others }\n",
@@ -58,10 +58,10 @@ CASES = {
         'include: ["linux-base", "./more.awp"]\nparams:\n  CACHE: "${HOME}/.cache"\n  TOKEN_DIR: null\n',
     ),
     "branch": (
-        'branch "agent" { base "${WORKSPACE}"; cow; hide "${WORKSPACE}/.env"; '
-        'readonly "${WORKSPACE}/.git/hooks"; on-exit keep; parent "main" }\n',
-        'branch:\n  agent:\n    base: "${WORKSPACE}"\n    cow: true\n    hide: ["${WORKSPACE}/.env"]\n'
-        '    readonly: ["${WORKSPACE}/.git/hooks"]\n    on_exit: keep\n    parent: main\n',
+        ('branch "agent" { base "${WORKSPACE}"; cow; hide "${WORKSPACE}/.env"; '
+        'readonly "${WORKSPACE}/.git/hooks"; on-exit keep; parent "main" }\n'),
+        ('branch:\n  agent:\n    base: "${WORKSPACE}"\n    cow: true\n    hide: ["${WORKSPACE}/.env"]\n'
+        '    readonly: ["${WORKSPACE}/.git/hooks"]\n    on_exit: keep\n    parent: main\n'),
     ),
     "env": (
         'env { HOME = "${WORKSPACE}/.awpolicy/home"; pass GITHUB_TOKEN LANG }\n',

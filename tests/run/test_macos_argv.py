@@ -3,7 +3,6 @@
 import pytest
 from aw_runtime.macos import MAX_INLINE_PROFILE, SANDBOX_EXEC, MacosError, sandbox_exec_argv
 
-
 PROFILE_TEXT = "(version 1)\n(deny default)\n"
 
 
