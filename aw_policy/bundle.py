@@ -33,8 +33,11 @@ POLICY = "policy.json"
 SIGNATURE = "manifest.sig"
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(", ", ": "))  # one, not one per item
+
+
 def _compact(value) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+    return _ENCODER.encode(value)
 
 
 def dumps(data) -> bytes:
