@@ -37,6 +37,16 @@ def git(*args: str, cwd: Path) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 
 
+def init_repo(path: Path) -> Path:
+    """A git repository at ``path`` with one commit (a README) on main."""
+    path.mkdir()
+    git("init", "-q", "-b", "main", cwd=path)
+    (path / "README").write_text("hello\n")
+    git("add", "README", cwd=path)
+    git("commit", "-q", "-m", "init", cwd=path)
+    return path
+
+
 def run_in(cwd: Path, *args: str, env: dict | None = None):
     """`awpolicy ARGS` in ``cwd`` with a git identity in the environment."""
     return run_cli(*args, cwd=cwd, env=GIT_ID | (env or {}))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from agent_helpers import git
+from agent_helpers import init_repo
 from helpers import run_cli
 
 
@@ -18,12 +18,7 @@ from helpers import run_cli
 def repo(tmp_path) -> Path:
     """A git repository with one commit (a README) on main."""
     path = tmp_path / "repo"
-    path.mkdir()
-    git("init", "-q", "-b", "main", cwd=path)
-    (path / "README").write_text("hello\n")
-    git("add", "README", cwd=path)
-    git("commit", "-q", "-m", "init", cwd=path)
-    return path
+    return init_repo(path)
 
 
 @pytest.fixture

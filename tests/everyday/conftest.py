@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from agent_helpers import GIT_ID, git
+from agent_helpers import GIT_ID, init_repo
 from helpers import run_cli
 
 
@@ -53,12 +53,7 @@ def machine(tmp_path, monkeypatch) -> Machine:
 def repo(machine) -> Path:
     """A git repository with one commit (a README) on main."""
     path = machine.root / "repo"
-    path.mkdir()
-    git("init", "-q", "-b", "main", cwd=path)
-    (path / "README").write_text("hello\n")
-    git("add", "README", cwd=path)
-    git("commit", "-q", "-m", "init", cwd=path)
-    return path
+    return init_repo(path)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import urllib.request
 import pytest
 from aw_runtime.proxy import DomainProxy, ProxyDecision, policy_check, proxy_environment, relay
 from helpers import REPO, policy_from_texts
+from http_helpers import hello_handler
 
 from aw_policy import ir
 
@@ -29,16 +30,7 @@ net {
 """
 
 
-class _Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"hello {self.headers.get('Host')} {self.path}".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+_Hello = hello_handler(lambda h: f"hello {h.headers.get('Host')} {h.path}")
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import json
 import threading
 
 import pytest
+from http_helpers import hello_handler
 
 ORIGIN_HOST = "127.0.0.2"  # not localhost: on the host, reachable only through the proxy
 
@@ -38,16 +39,7 @@ print(json.dumps(out))
 """
 
 
-class _Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"hello {self.path}".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+_Hello = hello_handler(lambda h: f"hello {h.path}")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from agent_helpers import git
+from agent_helpers import init_repo
 from helpers import run_cli
 
 from aw_policy.resources import resource_path
@@ -25,12 +25,7 @@ POLICY = 'include "linux-base"\nfs { allow read,write "${WORKSPACE}" }\n'
 def repo(tmp_path) -> Path:
     """A git repository with one commit, the current directory of the test."""
     path = tmp_path / "repo"
-    path.mkdir()
-    git("init", "-q", "-b", "main", cwd=path)
-    (path / "README").write_text("hello\n")
-    git("add", "README", cwd=path)
-    git("commit", "-q", "-m", "init", cwd=path)
-    return path.resolve()
+    return init_repo(path).resolve()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from helpers import run_cli
+from http_helpers import hello_handler
 
 FETCH = r"""
 import json, sys, urllib.request, urllib.error
@@ -25,16 +26,7 @@ print(json.dumps(out))
 """
 
 
-class _Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"hello from {self.server.server_address[0]}".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+_Hello = hello_handler(lambda h: f"hello from {h.server.server_address[0]}")
 
 
 @pytest.fixture
