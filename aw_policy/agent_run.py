@@ -140,7 +140,7 @@ def run_agent(req, options: AgentOptions, *, environ=None, cwd: str | None = Non
         err.write(f"{options.label}: error: --base needs --worktree NAME\n")
         return launcher.EXIT_REFUSED
     try:
-        req = replace(req, argv=tuple(program_argv(options, req.argv, environ, cwd)))
+        req = req.replace(argv=tuple(program_argv(options, req.argv, environ, cwd)))
     except AgentError as exc:
         err.write(f"{options.label}: error: {exc}\n")
         return launcher.EXIT_REFUSED
@@ -220,7 +220,7 @@ def _worktree(req, options: AgentOptions, cwd: str):
         tree = worktree.ensure(options.worktree, start=cwd, base=options.base)
     except worktree.WorktreeError as exc:
         raise Refused(BAD_PARAMS, f"--worktree {options.worktree}: {exc}") from None
-    return tree, replace(req, params=dict(req.params) | tree.params()), str(tree.path)
+    return tree, req.replace(params=dict(req.params) | tree.params()), str(tree.path)
 
 
 def _with_session_layer(prep, flags: Flags, agent: str | None, cwd: str, environ, err):
@@ -250,8 +250,8 @@ def _with_session_layer(prep, flags: Flags, agent: str | None, cwd: str, environ
     except envfilter.EnvError as exc:
         raise Refused(BAD_PARAMS, str(exc), "fix the env block of the policy or profile") from None
     env = envfilter.filter_env(environ, policy.env_pass, settings)
-    return replace(prep, policy=policy, plan_doc=plan_doc, env=env, reordered=True,
-                   redirect_dirs=envfilter.redirect_dirs(settings, prep.params["WORKSPACE"]))
+    return prep.replace(policy=policy, plan_doc=plan_doc, env=env, reordered=True,
+                        redirect_dirs=envfilter.redirect_dirs(settings, prep.params["WORKSPACE"]))
 
 
 def _with_config_home(policy, agent: str):
@@ -290,7 +290,7 @@ def _run_linux(prep, req, options: AgentOptions, tree, cwd: str, err, typed_cwd:
     record = _record(prep, req, options, tree, err, typed_cwd)
     tracer = None
     if options.trace:
-        prep = replace(prep, plan_doc=dict(prep.plan_doc or {}, audit=True))
+        prep = prep.replace(plan_doc=dict(prep.plan_doc or {}, audit=True))
         try:
             tracer = trace.LinuxTrace(trace.log_path(prep.params["WORKSPACE"]),
                                       session=record.id if record else None).start()

@@ -2,7 +2,9 @@
 
 Stdlib only, so the runtime can import it at launch without the compiler's
 dependencies. Every backend is compiled from this module's order and tested
-against :func:`decide`.
+against :func:`decide`. The classes are :class:`aw_runtime.record.Record`
+subclasses (immutable like frozen dataclasses, far cheaper to import): a
+changed copy is ``rule.replace(id=...)``, not ``dataclasses.replace``.
 
 A request is (operation, object): read/write/exec of a path, connect/bind to
 host:port, signal to a target, debug (ptrace, task port) of a target, lookup
@@ -26,8 +28,10 @@ from __future__ import annotations
 import functools
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Iterable
+from collections.abc import Iterable
+from types import MappingProxyType
+
+from aw_runtime.record import Record
 
 from aw_policy import paths
 
@@ -48,8 +52,7 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "ip6-local
 IR_FORMAT = "awpolicy.ir/1"
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(Record):
     """Where a rule came from: file, position and the scope of its layer."""
 
     file: str
@@ -61,8 +64,7 @@ class Origin:
         return f"{self.file}:{self.line}:{self.col}"
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Record):
     """One normalized rule: one operation, one target."""
 
     id: str
@@ -99,7 +101,7 @@ class Rule:
         }
 
     @staticmethod
-    def from_json(data: dict) -> "Rule":
+    def from_json(data: dict) -> Rule:
         o = data["origin"]
         return Rule(
             id=data["id"], op=data["op"], cls=data["class"], effect=data["effect"],
@@ -109,15 +111,13 @@ class Rule:
         )
 
 
-@dataclass(frozen=True)
-class ParamDecl:
+class ParamDecl(Record):
     name: str
     default: str | None
     origin: Origin | None  # None for built-ins
 
 
-@dataclass(frozen=True)
-class BranchSpec:
+class BranchSpec(Record):
     name: str
     base: str
     cow: bool
@@ -128,15 +128,13 @@ class BranchSpec:
     origin: Origin
 
 
-@dataclass(frozen=True)
-class SourceInfo:
+class SourceInfo(Record):
     path: str
     scope: str
     sha256: str
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(Record):
     """The merged policy: every rule with its provenance, in merge order."""
 
     rules: tuple[Rule, ...]
@@ -181,7 +179,7 @@ class Policy:
         }
 
     @staticmethod
-    def from_json(data: dict) -> "Policy":
+    def from_json(data: dict) -> Policy:
         if data.get("format") != IR_FORMAT:
             raise ValueError(f"policy.json has format {data.get('format')!r}; this awpolicy reads {IR_FORMAT!r}")
 
@@ -204,8 +202,7 @@ class Policy:
 # --------------------------------------------------------------------------- requests
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(Record):
     op: str
     object: str
 
@@ -214,8 +211,7 @@ class Request:
         return OP_CLASS[self.op]
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(Record):
     effect: str
     rule: Rule
     beaten: tuple[Rule, ...]
@@ -267,7 +263,7 @@ def check_host_pattern(text: str) -> str:
     if host != "*":
         if "*" in host and not (host.startswith("*.") and "*" not in host[2:]):
             raise RequestError(f"host {host!r}: a wildcard may only be a leading '*.' label")
-        name = host[2:] if host.startswith("*.") else host
+        name = host.removeprefix("*.")
         if not re.fullmatch(r"\[[0-9a-f:.]+\]|[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?", name):
             raise RequestError(f"host {host!r} is not a valid name or address")
         host = normalize_host(host)
@@ -298,8 +294,7 @@ def normalize_request(op: str, obj: str) -> Request:
 # --------------------------------------------------------------------------- binding
 
 
-@dataclass(frozen=True)
-class BoundRule:
+class BoundRule(Record):
     rule: Rule
     specificity: tuple
     matcher: object  # callable(str) -> bool
@@ -368,17 +363,16 @@ def bind_rule(rule: Rule, params: dict[str, str]) -> BoundRule:
     return BoundRule(rule, spec, match)
 
 
-@dataclass(frozen=True)
-class BoundPolicy:
+class BoundPolicy(Record):
     """A policy with parameters bound: rules grouped by operation, ready to decide."""
 
     policy: Policy
     params: dict[str, str]
-    by_op: dict[str, tuple[tuple[int, BoundRule], ...]] = field(default_factory=dict)
+    by_op: dict[str, tuple[tuple[int, BoundRule], ...]] = MappingProxyType({})
     # Path rules by operation and anchor, so a request looks only at the rules anchored
     # at one of its ancestors instead of scanning every rule (a backend asks thousands).
-    anchored: dict[str, dict[str, tuple[tuple[int, BoundRule], ...]]] = field(default_factory=dict)
-    unanchored: dict[str, tuple[tuple[int, BoundRule], ...]] = field(default_factory=dict)
+    anchored: dict[str, dict[str, tuple[tuple[int, BoundRule], ...]]] = MappingProxyType({})
+    unanchored: dict[str, tuple[tuple[int, BoundRule], ...]] = MappingProxyType({})
 
 
 def bind(policy: Policy, params: dict[str, str] | None = None) -> BoundPolicy:

@@ -1,6 +1,6 @@
 """Path patterns: normalization, parameter binding, matching and specificity.
 
-Stdlib only: the runtime imports this at launch.
+Stdlib only (and :mod:`aw_runtime.record`): the runtime imports this at launch.
 
 A pattern is kept symbolic in the IR (``${WORKSPACE}/src``) and bound to real
 values at launch. Three kinds:
@@ -18,7 +18,8 @@ from __future__ import annotations
 import functools
 import posixpath
 import re
-from dataclasses import dataclass
+
+from aw_runtime.record import Record
 
 PARAM_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 GLOB_CHARS = frozenset("*?")
@@ -54,7 +55,7 @@ def normalize_pattern(text: str, kind: str = "subtree") -> str:
         text = "${HOME}" + text[1:]
     elif text.startswith("~"):
         raise PathError("'~user' paths are not supported; write the absolute path or use ${HOME}")
-    if not (text.startswith("/") or text.startswith("${")):
+    if not text.startswith(("/", "${")):
         raise PathError(
             f"path {text!r} is relative; write an absolute path, or start it with ~ or a "
             "parameter such as ${WORKSPACE}"
@@ -121,8 +122,7 @@ def resolve_params(values: dict[str, str]) -> dict[str, str]:
     return resolved
 
 
-@dataclass(frozen=True)
-class BoundPath:
+class BoundPath(Record):
     """A pattern with its parameters bound: ready to match and to rank."""
 
     kind: str
@@ -153,6 +153,17 @@ class BoundPath:
         """Compiled on first use: ranking rules never needs it, only matching does."""
         assert self.kind == "glob", "only globs have a regex"
         return _compile(self.pattern if self.pattern is not None else _plain_glob_regex(self.text))
+
+    @property
+    def name_regex(self) -> re.Pattern[str] | None:
+        """What the last component of every path this glob matches fullmatches: a quick first test
+        when a walk meets thousands of names. None when any name could match (``**`` last, or
+        wildcards that came from a parameter's value)."""
+        assert self.kind == "glob", "only globs have a regex"
+        last = self.text.rsplit("/", 1)[-1]
+        if self.pattern is not None or last == "**":
+            return None
+        return _compile(_glob_component_regex(last))
 
 
 def _components(path: str) -> list[str]:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from aw_policy import ir, paths
+from aw_policy.capability_flags import capability_options  # noqa: F401  (re-exported: its home before)
 
 PATH_KINDS = ("subtree", "literal", "glob")
 
@@ -60,33 +61,6 @@ class Flags:
             allow_fs_read=tuple(options.get("allow_fs_read", ())), allow_fs_rw=tuple(options.get("allow_fs_rw", ())),
             profiles=tuple(profiles), debug=bool(options.get("debug")),
         )
-
-
-def capability_options(command):
-    """Add the capability flags to a click command (keyword arguments read by Flags.from_options)."""
-    import click
-
-    path = click.Path(dir_okay=True, file_okay=True)
-    options = [
-        click.option("--allow-network/--block-network", "network", default=None,
-                     help="Session rule: allow (or deny) every network connect and bind."),
-        click.option("--allow-exec", "allow_exec", multiple=True, type=path, metavar="PATH",
-                     help="Session rule: allow executing PATH (a file or a directory tree)."),
-        click.option("--block-exec", "block_exec", multiple=True, type=path, metavar="PATH",
-                     help="Session rule: deny executing PATH."),
-        click.option("--allow-fs-read", "allow_fs_read", multiple=True, type=path, metavar="PATH",
-                     help="Session rule: allow reading PATH and below."),
-        click.option("--allow-fs-rw", "allow_fs_rw", multiple=True, type=path, metavar="PATH",
-                     help="Session rule: allow reading and writing PATH and below."),
-        click.option("--profile", "profiles", multiple=True, metavar="NAME[,NAME]",
-                     help="Add presets in the session scope (see `awpolicy presets`)."),
-        click.option("--debug", "debug", is_flag=True, default=False,
-                     help="Session rule: debug mode, debuggers (ptrace, task ports) may attach to the "
-                          "sandbox's own processes, never to outside ones."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
 
 
 # --------------------------------------------------------------------------- flags -> rules
@@ -174,7 +148,7 @@ def session_policy(flags: Flags, cwd: str | None = None, known_params=paths.BUIL
     """The session layer alone: the profiles' rules, then the flags'. FlagError names the offending flag."""
     base = profile_policy(flags.profiles) or ir.Policy(rules=())
     rules = flag_rules(flags, cwd or os.getcwd(), tuple(known_params) + tuple(p.name for p in base.params))
-    return replace(base, rules=base.rules + tuple(rules))
+    return base.replace(rules=base.rules + tuple(rules))
 
 
 # --------------------------------------------------------------------------- combining
@@ -183,7 +157,7 @@ def session_policy(flags: Flags, cwd: str | None = None, known_params=paths.BUIL
 def with_session(base: ir.Policy, session: ir.Policy) -> ir.Policy:
     """``base`` plus the session layer. Session rules get ids s1, s2, ... so they never
     collide with the bundle's; the session's env assignments win, as an inner layer's do."""
-    rules = base.rules + tuple(replace(r, id=f"s{i}") for i, r in enumerate(session.rules, start=1))
+    rules = base.rules + tuple(r.replace(id=f"s{i}") for i, r in enumerate(session.rules, start=1))
     names = {p.name for p in base.params}
     branch_names = {b.name for b in base.branches}
     env = dict(base.env_set) | dict(session.env_set)

@@ -799,7 +799,7 @@ def _run_sandboxed(bundle: str, argv: list[str], cwd: Path, skill: Skill, extra:
     for name in sorted(policy_sets & set(extra)):
         err.write(f"awpolicy skills run: note: env.{name} of {skill.manifest} is ignored: the policy sets it\n")
     env = {**prep.env.env, **{k: v for k, v in extra.items() if k not in policy_sets}, **contract}
-    prep = replace(prep, env=replace(prep.env, env=env))
+    prep = prep.replace(env=prep.env.replace(env=env))
     err.flush()
     if sys.platform == "darwin":
         import subprocess

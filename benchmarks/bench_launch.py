@@ -14,11 +14,14 @@ round (so a busy machine slows every variant alike), median and minimum:
    (overlay branch, masks, Landlock, seccomp, loopback network namespace); and
    ``awpolicy run`` with a plain policy (no branch); and the runtime alone
    (``run_bundle`` from ``python -c``, no CLI framework) on the plain policy;
-2. where the time of one ``awpolicy run`` goes: interpreter start and imports
-   (subprocesses), then the runtime's own trace points (verify, bind, order
-   recheck, environment, plan binding, namespaces and mounts, Landlock,
-   capabilities, seccomp, exec and exit), from ``run_bundle(trace=...)`` in
-   this process;
+2. where the time of one ``awpolicy run`` goes, golden and plain bundle side
+   by side: each measured in fresh processes that do what ``aw_policy.entry``
+   does (import, ``run_bundle(trace=...)``, ``os._exit``), so the imports a
+   step triggers and its cold caches count where they happen: the imports,
+   then the runtime's own trace points (verify, bind, order recheck,
+   environment, plan binding, namespaces and mounts, Landlock, capabilities,
+   seccomp, exec and exit), and what is left of the process's wall time
+   (interpreter start and exit);
 3. a real workload: unit tests of this repository (default
    ``tests/foundation/test_decide.py`` and ``test_language.py``, about 20 s)
    run bare and under ``awpolicy run`` (a plain policy: the repository and the
@@ -33,7 +36,7 @@ Exit status 1 when a figure misses its target.
 from __future__ import annotations
 
 import argparse
-import io
+import json
 import os
 import re
 import shutil
@@ -124,7 +127,8 @@ def launch_table(bwrap, golden, plain, ws, env, rounds, verbose: bool) -> list[F
     variants["awpolicy run, golden bundle (overlay branch, masks)"] = [
         *run, "--best-effort", "--discard-branch", str(golden), "--", "/bin/true"]
     variants["awpolicy run, plain policy (no branch)"] = [*run, str(plain), "--", "/bin/true"]
-    # the same launch without the CLI (click, aw_policy.cli): what a click-free entry point would cost
+    # the same launch from a program that calls run_bundle and exits normally (so, unlike aw_policy.entry,
+    # it pays for the interpreter's teardown)
     variants["runtime only (run_bundle, no CLI), plain policy"] = [
         PY, "-c", ("import sys; from aw_runtime.launcher import RunRequest, run_bundle; "
                    f"sys.exit(run_bundle(RunRequest(bundle={str(plain)!r}, argv=('/bin/true',))))")]
@@ -153,56 +157,88 @@ def launch_table(bwrap, golden, plain, ws, env, rounds, verbose: bool) -> list[F
     return figures
 
 
-def breakdown(golden: Path, ws: Path, env: dict, rounds: int, verbose: bool) -> list[Figure]:
-    from aw_runtime.launcher import RunRequest, run_bundle
+#: One `awpolicy run` in a fresh interpreter, as aw_policy.entry does it (imports, run_bundle, then
+#: os._exit), timed at each of the runtime's trace points; prints them as JSON before exiting.
+ONE_RUN = r"""
+import time
+t0 = time.monotonic_ns()
+import io, json, os, sys
+import aw_policy.entry
+from aw_runtime.launcher import RunRequest, run_bundle
+t1 = time.monotonic_ns()
+trace = []
+req = RunRequest(bundle=sys.argv[1], argv=("/bin/true",), best_effort=True, branch_on_exit="discard")
+status = run_bundle(req, err=io.StringIO(), trace=trace)
+t2 = time.monotonic_ns()
+points = [("imports (aw_policy.entry, aw_runtime.launcher)", t1)]
+points += [(f"{who}: {step}", ns) for who, step, ns in sorted(trace, key=lambda t: t[2])]
+points.append(("launcher: returned", t2))
+print(json.dumps({"status": status, "start": t0, "points": points}), flush=True)
+os._exit(status)
+"""
 
-    imports = "import aw_policy.cli, aw_policy.commands.run, aw_runtime.launcher, aw_runtime.linux.launch"
-    start = interleaved({"python": [PY, "-c", "pass"], "imports": [PY, "-c", imports]}, rounds, ws, env)
-    py = statistics.median(start["python"])
-    imp = statistics.median(start["imports"]) - py
 
-    req = RunRequest(bundle=str(golden), argv=("/bin/true",), best_effort=True, branch_on_exit="discard")
-    steps: dict[str, list[float]] = {}
+def one_run(bundle: Path, ws: Path, env: dict) -> tuple[float, list[tuple[str, float]]]:
+    """Wall time of one fresh `awpolicy run`-like process and its steps (seconds since the previous one)."""
+    start = time.perf_counter()
+    result = subprocess.run([PY, "-c", ONE_RUN, str(bundle)], cwd=ws, env=env, capture_output=True, text=True,
+                            check=False)
+    wall = time.perf_counter() - start
+    doc = json.loads(result.stdout) if result.returncode == 0 else None
+    if doc is None or doc["status"] != 0:
+        raise SystemExit(f"one run of {bundle} failed ({result.returncode}): {result.stderr[-400:]}")
+    steps, previous = [], doc["start"]
+    for name, ns in doc["points"]:
+        steps.append((name, (ns - previous) / 1e9))
+        previous = ns
+    return wall, steps
+
+
+def breakdown(bundles: dict[str, Path], ws: Path, env: dict, rounds: int, verbose: bool) -> list[Figure]:
+    """Where one `awpolicy run` goes, per bundle: each step measured in fresh processes (so the
+    imports a step triggers and its cold caches count, as in a real launch), medians of ``rounds``."""
+    py = statistics.median(interleaved({"python": [PY, "-c", "pass"]}, rounds, ws, env)["python"])
+    walls: dict[str, list[float]] = {name: [] for name in bundles}
+    rests: dict[str, list[float]] = {name: [] for name in bundles}  # wall time minus the steps, per run
+    runs: dict[str, list[float]] = {name: [] for name in bundles}  # run_bundle's steps, summed per run
+    steps: dict[str, dict[str, list[float]]] = {name: {} for name in bundles}
     order: list[str] = []
-    saved_err = os.dup(2)
-    try:
-        for _ in range(rounds):
-            trace: list = []
-            t0 = time.monotonic_ns()
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 2)  # the runtime names the unenforced rule on stderr each time
-            os.close(devnull)
-            status = run_bundle(req, environ=env, cwd=str(ws), err=io.StringIO(), trace=trace)
-            end = time.monotonic_ns()
-            os.dup2(saved_err, 2)
-            if status != 0:
-                raise SystemExit(f"run_bundle returned {status}")
-            previous = t0
-            for who, step, ns in sorted(trace, key=lambda t: t[2]) + [("launcher", "returned", end)]:
-                key = f"{who}: {step}"
-                if key not in steps:
-                    steps[key] = []
-                    order.append(key)
-                steps[key].append((ns - previous) / 1e9)
-                previous = ns
-    finally:
-        os.dup2(saved_err, 2)
-        os.close(saved_err)
-    medians = {key: statistics.median(steps[key]) for key in order}
-    total = sum(medians.values())
+    for name, bundle in bundles.items():  # warm-up: page cache, .pyc files
+        one_run(bundle, ws, env)
+    for _ in range(rounds):
+        for name, bundle in bundles.items():
+            wall, run_steps = one_run(bundle, ws, env)
+            walls[name].append(wall)
+            rests[name].append(wall - sum(seconds for _, seconds in run_steps))
+            runs[name].append(sum(seconds for _, seconds in run_steps[1:]))
+            for step, seconds in run_steps:
+                if step not in order:
+                    order.append(step)
+                steps[name].setdefault(step, []).append(seconds)
+    med = {name: {step: statistics.median(xs) for step, xs in steps[name].items()} for name in bundles}
+
+    def median_of(values: dict[str, list[float]]) -> dict[str, float]:
+        return {name: statistics.median(xs) for name, xs in values.items()}
+
+    rest, run, wall = median_of(rests), median_of(runs), median_of(walls)
     if verbose:
-        print(f"\n2. where one `awpolicy run` goes (golden bundle; medians of {rounds})")
-        print(f"  {'interpreter start (python -c pass)':58} {ms(py)}")
-        print(f"  {'imports: click, aw_policy.cli, the runtime':58} {ms(imp)}")
-        print("  in-process, time since the previous point:")
-        for key in order:
-            print(f"    {'... -> ' + key:56} {ms(medians[key])}")
-        print(f"  {'sum of the in-process steps':58} {ms(total)}")
-    return [
-        Figure(f"one awpolicy run: interpreter start (median of {rounds})", py * 1000, "ms"),
-        Figure("one awpolicy run: imports (click, aw_policy.cli, runtime)", imp * 1000, "ms"),
-        Figure("one awpolicy run: run_bundle in process, sum of steps", total * 1000, "ms"),
-    ]
+        print(f"\n2. where one `awpolicy run` goes, fresh processes (medians of {rounds}); ms")
+        print(f"  {'':58} " + " ".join(f"{name:>9}" for name in bundles))
+        rows = [("interpreter start and exit (wall time minus the steps)", rest),
+                ("  (`python -c pass`, for comparison)", {name: py for name in bundles})]
+        rows += [(f"  ... -> {step}", {name: med[name].get(step) for name in bundles}) for step in order]
+        rows += [("run_bundle (the steps after the imports, summed)", run), ("wall time of the process", wall)]
+        for label, values in rows:
+            print(f"  {label:58} " + " ".join("        -" if values[n] is None else f"{values[n] * 1000:9.1f}"
+                                                for n in bundles))
+    figures = [Figure(f"one awpolicy run: interpreter start (python -c pass, median of {rounds})", py * 1000, "ms")]
+    for name in bundles:
+        figures += [
+            Figure(f"one awpolicy run, {name}: imports before run_bundle", med[name][order[0]] * 1000, "ms"),
+            Figure(f"one awpolicy run, {name}: run_bundle, sum of steps", run[name] * 1000, "ms"),
+            Figure(f"one awpolicy run, {name}: interpreter start and exit", rest[name] * 1000, "ms"),
+        ]
+    return figures
 
 
 def pytest_summary(text: str) -> str:
@@ -276,7 +312,7 @@ def main() -> int:
             print(f"machine: {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}; kernel {os.uname().release}; "
                   f"python {sys.version.split()[0]}; bwrap {'absent' if not bwrap else bwrap}")
         figures = launch_table(bwrap, golden, plain, ws, env, args.rounds, verbose)
-        figures += breakdown(golden, ws, env, max(5, args.rounds // 2), verbose)
+        figures += breakdown({"golden": golden, "plain": plain}, ws, env, max(5, args.rounds // 2), verbose)
         if not args.no_suite:
             figures += workload(plain, args.suite, args.suite_rounds, env, verbose)
     finally:

@@ -17,9 +17,11 @@ included. Here the command gets:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from fnmatch import fnmatchcase, translate
+
+from aw_runtime.record import Record
 
 #: Passed through when present: what a shell, a compiler or a test runner
 #: needs to behave like it does outside, and nothing that grants access.
@@ -45,17 +47,19 @@ class EnvError(ValueError):
     """A policy env setting that cannot be applied (the message names it)."""
 
 
+#: CREDENTIAL_PATTERNS as one expression: compiled once, not once per pattern (1 ms of a launch).
+_CREDENTIAL = re.compile("|".join(translate(pattern) for pattern in CREDENTIAL_PATTERNS))
+
+
 def looks_like_credential(name: str) -> bool:
-    upper = name.upper()
-    return any(fnmatchcase(upper, pattern) for pattern in CREDENTIAL_PATTERNS)
+    return _CREDENTIAL.match(name.upper()) is not None
 
 
 def _default_pass(name: str) -> bool:
     return name in DEFAULT_PASS or any(fnmatchcase(name, p) for p in DEFAULT_PASS_PATTERNS)
 
 
-@dataclass(frozen=True)
-class FilteredEnv:
+class FilteredEnv(Record):
     env: dict[str, str]
     #: Credential-like names present in the caller's environment and kept out.
     withheld: tuple[str, ...]

@@ -31,13 +31,14 @@ Steps, in order:
 from __future__ import annotations
 
 import os
-import shutil
+import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from aw_runtime import envfilter
+from aw_runtime.record import Record
 from aw_runtime.verify import BundleError, verify_bundle
 
 EXIT_REFUSED = 2
@@ -70,21 +71,19 @@ class Refused(Exception):
         super().__init__(message)
 
 
-@dataclass(frozen=True)
-class RunRequest:
+class RunRequest(Record):
     """What ``awpolicy run`` was asked to do."""
 
     bundle: str
     argv: tuple[str, ...]
-    params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = MappingProxyType({})
     best_effort: bool = False
     branch_on_exit: str | None = None  # "keep" / "discard"; None: what the policy says
     key: str | None = None
     verbose: bool = False
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(Record):
     """Everything decided before launch; nothing has been created on disk yet."""
 
     bundle: object  # aw_runtime.verify.VerifiedBundle
@@ -100,29 +99,88 @@ class Prepared:
 # --------------------------------------------------------------------------- parameters
 
 
-def git_paths(cwd: str, environ: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """(top level, common git dir) of the repository holding ``cwd``, or (None, None).
+class GitQuery:
+    """(top level, common git dir) of the repository holding ``cwd``, or (None, None), from git.
 
     Asked of git itself (worktrees, submodules, ``safe.directory`` are its business);
-    ``GIT_*`` variables are left out so only the directory decides."""
-    import subprocess
+    ``GIT_*`` variables are left out so only the directory decides. git starts at once and
+    :meth:`result` waits for it, so the launcher verifies the bundle meanwhile. It is spawned
+    with ``os.posix_spawn``: importing ``subprocess`` would cost a launch more than git takes."""
 
-    try:
-        out = subprocess.run(
-            ["git", "-C", cwd, "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir"],
-            capture_output=True, text=True, timeout=10, check=False,
-            env={k: v for k, v in environ.items() if not k.startswith("GIT_")} | {"LC_ALL": "C"},
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None, None
-    lines = out.stdout.splitlines()
-    if out.returncode != 0 or len(lines) != 2:
-        return None, None
-    return lines[0], lines[1]
+    TIMEOUT_S = 10.0
+
+    def __init__(self, cwd: str, environ: Mapping[str, str]):
+        env = {k: v for k, v in environ.items() if not k.startswith("GIT_")} | {"LC_ALL": "C"}
+        argv = ["git", "-C", cwd, "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir"]
+        self.deadline = time.monotonic() + self.TIMEOUT_S
+        self.pid, self.out = None, -1
+        try:
+            self.out, stdout = os.pipe()
+            try:
+                actions = [(os.POSIX_SPAWN_DUP2, stdout, 1), (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
+                for directory in os.get_exec_path(env):  # the PATH subprocess would search
+                    try:
+                        self.pid = os.posix_spawn(os.path.join(directory, "git"), argv, env, file_actions=actions)
+                        break
+                    except (FileNotFoundError, NotADirectoryError, PermissionError):
+                        continue
+            finally:
+                os.close(stdout)
+        except OSError:
+            pass  # no answer: WORKSPACE is the directory itself
+
+    def result(self) -> tuple[str | None, str | None]:
+        import select
+
+        try:
+            if self.pid is None:
+                return None, None
+            output = b""
+            while True:
+                ready, _, _ = select.select([self.out], [], [], max(0.0, self.deadline - time.monotonic()))
+                if not ready:
+                    return None, None  # timed out (close() kills it)
+                chunk = os.read(self.out, 65536)
+                if not chunk:
+                    break
+                output += chunk
+            status = os.waitpid(self.pid, 0)[1]
+            self.pid = None
+        finally:
+            self.close()
+        lines = os.fsdecode(output).splitlines()
+        if status != 0 or len(lines) != 2:
+            return None, None
+        return lines[0], lines[1]
+
+    def close(self) -> None:
+        """Stop git if it still runs (when it timed out, or the launch was refused before its answer)."""
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = None
+        if self.out >= 0:
+            os.close(self.out)
+            self.out = -1
 
 
-def host_params(given: Mapping[str, str], environ: Mapping[str, str], cwd: str) -> dict[str, str]:
-    """The built-in parameters' values on this machine; ``given`` (``--param``) wins."""
+def git_paths(cwd: str, environ: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(top level, common git dir) of the repository holding ``cwd``, or (None, None): see GitQuery."""
+    return GitQuery(cwd, environ).result()
+
+
+def start_git(given: Mapping[str, str], environ: Mapping[str, str], cwd: str) -> GitQuery | None:
+    """The git query host_params needs (None when ``--param`` gives both of its answers)."""
+    if "WORKSPACE" in given and "GIT_COMMON_DIR" in given:
+        return None
+    return GitQuery(given.get("WORKSPACE", cwd), environ)
+
+
+def host_params(given: Mapping[str, str], environ: Mapping[str, str], cwd: str,
+                git: GitQuery | None = None) -> dict[str, str]:
+    """The built-in parameters' values on this machine; ``given`` (``--param``) wins.
+
+    ``git``: the query :func:`start_git` started for these arguments (else it is asked here)."""
     values: dict[str, str] = {}
     home = environ.get("HOME")
     if not home:
@@ -131,8 +189,9 @@ def host_params(given: Mapping[str, str], environ: Mapping[str, str], cwd: str) 
         home = pwd.getpwuid(os.getuid()).pw_dir
     values["HOME"] = home
     values["TMPDIR"] = environ.get("TMPDIR") or "/tmp"
-    if "WORKSPACE" not in given or "GIT_COMMON_DIR" not in given:
-        top, common = git_paths(given.get("WORKSPACE", cwd), environ)
+    git = git or start_git(given, environ, cwd)
+    if git is not None:
+        top, common = git.result()
         values["WORKSPACE"] = top or cwd
         if common:
             values["GIT_COMMON_DIR"] = common
@@ -144,12 +203,12 @@ def host_params(given: Mapping[str, str], environ: Mapping[str, str], cwd: str) 
     return values
 
 
-def bind(policy, given: Mapping[str, str], environ: Mapping[str, str], cwd: str):
+def bind(policy, given: Mapping[str, str], environ: Mapping[str, str], cwd: str, git: GitQuery | None = None):
     """``ir.bind`` under this machine's values; Refused when a parameter has no value."""
     from aw_policy import ir, paths
 
     try:
-        return ir.bind(policy, host_params(given, environ, cwd))
+        return ir.bind(policy, host_params(given, environ, cwd, git))
     except paths.PathError as exc:
         raise Refused(BAD_PARAMS, f"cannot bind parameters: {exc}",
                       "pass --param NAME=VALUE for every parameter the policy declares without a default") from None
@@ -176,14 +235,20 @@ def prepare(req: RunRequest, environ: Mapping[str, str], cwd: str, *, platform: 
     """Verify, bind, recheck the order and compute the environment. Raises Refused."""
     if not req.argv:
         raise Refused(BAD_PARAMS, "no command given", "write the command after --: awpolicy run BUNDLE -- CMD")
+    git = start_git(req.params, environ, cwd)  # runs while the bundle is verified and read
+    _trace(trace, "start git")
     try:
-        bundle = verify_bundle(req.bundle, req.key)
-    except BundleError as exc:
-        raise Refused(exc.code, exc.message, exc.hint, where=exc.path or req.bundle) from None
-    _trace(trace, "verify")
-    policy = _load_policy(bundle)
-    _trace(trace, "load policy.json")
-    bound = bind(policy, req.params, environ, cwd)
+        try:
+            bundle = verify_bundle(req.bundle, req.key)
+        except BundleError as exc:
+            raise Refused(exc.code, exc.message, exc.hint, where=exc.path or req.bundle) from None
+        _trace(trace, "verify")
+        policy = _load_policy(bundle)
+        _trace(trace, "load policy.json")
+        bound = bind(policy, req.params, environ, cwd, git)
+    finally:
+        if git is not None:
+            git.close()
     params = dict(bound.params)
     _trace(trace, "bind params (git)")
 
@@ -327,9 +392,7 @@ def run_linux(prep: Prepared, req: RunRequest, cwd: str, err, trace: list | None
 
     supervision = _supervision(prep, req, err)
     if supervision.plan_doc is not None:  # file prompts granted: the supervisor asks for them
-        import dataclasses
-
-        prep = dataclasses.replace(prep, plan_doc=supervision.plan_doc)
+        prep = prep.replace(plan_doc=supervision.plan_doc)
     plan = _bind_linux_plan(prep, req, cwd)
     _trace(trace, "bind_plan")
     if supervision.spec is not None:
@@ -353,6 +416,8 @@ def run_linux(prep: Prepared, req: RunRequest, cwd: str, err, trace: list | None
         return exc.exit_code
     finally:
         if proxy is not None:
+            import shutil
+
             proxy.close()
             shutil.rmtree(os.path.dirname(plan.network.proxy_socket), ignore_errors=True)
         if hooks is not None:
@@ -385,7 +450,6 @@ def _with_domain_proxy(plan, prep: Prepared, hooks=None):
     """Start the domain proxy outside the sandbox on a private unix socket; the plan then
     runs a relay to it on the sandbox's loopback and points the command's proxy variables there.
     ``hooks`` (aw_runtime.supervisor.ProxyHooks): who answers prompts, where decisions are logged."""
-    import dataclasses
     import tempfile
 
     from aw_runtime.linux.plan import RELAY_PORT
@@ -399,9 +463,9 @@ def _with_domain_proxy(plan, prep: Prepared, hooks=None):
     if len(base) > 64:  # a unix socket path must fit in 108 bytes
         base = "/tmp"
     socket_path = proxy.serve_unix(os.path.join(tempfile.mkdtemp(prefix="awpolicy-proxy-", dir=base), "s"))
-    network = dataclasses.replace(plan.network, proxy_socket=socket_path)
+    network = plan.network.replace(proxy_socket=socket_path)
     env = {**plan.env, **proxy_environment(RELAY_PORT)}
-    return dataclasses.replace(plan, network=network, env=env), proxy
+    return plan.replace(network=network, env=env), proxy
 
 
 def macos_argv(prep: Prepared, req: RunRequest) -> list[str]:

@@ -120,19 +120,25 @@ class LivePrompter:
         if self.socket_path is None:
             return
         path = self.socket_path
-        if os.path.lexists(path):
-            import stat
+        # Bound under another name and renamed once listening: a client that connects as soon
+        # as the path exists is never refused (a unix socket path holds at most 107 bytes).
+        staged = path + ".new" if len(os.fsencode(path)) <= 103 else path
+        for name in {path, staged}:  # what an earlier, killed supervisor left
+            if os.path.lexists(name):
+                import stat
 
-            if not stat.S_ISSOCK(os.lstat(path).st_mode):
-                raise OSError(17, f"{path} exists and is not a socket; choose another AWPOLICY_PROMPT_SOCKET")
-            os.unlink(path)
+                if not stat.S_ISSOCK(os.lstat(name).st_mode):
+                    raise OSError(17, f"{name} exists and is not a socket; choose another AWPOLICY_PROMPT_SOCKET")
+                os.unlink(name)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)
         try:
-            listener.bind(path)
+            listener.bind(staged)
         finally:
             os.umask(old)
         listener.listen(16)
+        if staged != path:
+            os.rename(staged, path)
         self._listener = listener
         self._thread = threading.Thread(target=self._serve, name="awpolicy-prompt-api", daemon=True)
         self._thread.start()

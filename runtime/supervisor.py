@@ -46,14 +46,10 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
-import socket
 import sys
-import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 
 ES_TABLE = "es-rules.json"
 #: seconds for each step of the launch handshake (PID 1 -> K -> S and back)
@@ -69,36 +65,39 @@ ENV_STATE = "AWPOLICY_STATE_DIR"
 # --------------------------------------------------------------------------- deciding to supervise
 
 
-@dataclass
 class SupervisorSpec:
     """Everything S needs; built by the launcher, inherited by S through fork."""
 
-    table: dict
-    params: dict[str, str]
-    audit_path: str
-    state_dir: str | None
-    socket_path: str | None
-    tty: bool
-    deadline: float | None  # seconds a question may take (None: the ES table's default)
-    roots: tuple[str, ...] = ()  # bound prompt paths to watch; empty: no file supervision
-    mask: int = 0  # fanotify events for them
-    proxy_channel: socket.socket | None = None  # S's end of the proxy's question line
+    def __init__(self, table: dict, params: dict[str, str], audit_path: str, state_dir: str | None,
+                 socket_path: str | None, tty: bool, deadline: float | None, roots: tuple[str, ...] = (),
+                 mask: int = 0):
+        self.table = table
+        self.params = params
+        self.audit_path = audit_path
+        self.state_dir = state_dir
+        self.socket_path = socket_path
+        self.tty = tty
+        self.deadline = deadline  # seconds a question may take (None: the ES table's default)
+        self.roots = roots  # bound prompt paths to watch; empty: no file supervision
+        self.mask = mask  # fanotify events for them
+        self.proxy_channel = None  # S's end of the proxy's question line (a socket)
 
-    def serve(self, control: socket.socket) -> int:
-        """Run S (in the forked child); returns its exit code."""
+    def serve(self, control) -> int:
+        """Run S (in the forked child) on its ``control`` socket to the keeper; returns its exit code."""
         return Supervisor(self).run(control)
 
 
-@dataclass
 class Supervision:
     """What the launcher does about prompt rules in this run."""
 
-    spec: SupervisorSpec | None = None  # None: nobody is asked, prompt = deny
-    plan_doc: dict | None = None  # the supervised Linux plan (file prompts granted), else the bundle's
-    connect_prompts: tuple[str, ...] = ()  # "rule rN at origin" of prompt connect rules the proxy asks about
-    notes: list[str] = field(default_factory=list)  # printed on stderr before the command starts
-    verbose_notes: list[str] = field(default_factory=list)  # printed with --verbose
-    audit_path: str = ""
+    def __init__(self, audit_path: str = ""):
+        self.spec: SupervisorSpec | None = None  # None: nobody is asked, prompt = deny
+        self.plan_doc: dict | None = None  # the supervised Linux plan (file prompts granted), else the bundle's
+        #: "rule rN at origin" of prompt connect rules the proxy asks about
+        self.connect_prompts: tuple[str, ...] = ()
+        self.notes: list[str] = []  # printed on stderr before the command starts
+        self.verbose_notes: list[str] = []  # printed with --verbose
+        self.audit_path = audit_path
 
     def cleanup(self) -> None:
         """Remove the prompt socket a killed supervisor left behind (only ever a socket)."""
@@ -247,9 +246,9 @@ def route_connect_prompts(plan, rules: tuple[str, ...]):
     connect = n.tcp_connect_ports
     if connect is not None and RELAY_PORT not in connect:
         connect = tuple(sorted((*connect, RELAY_PORT)))
-    network = replace(n, mode="loopback", tcp_connect_ports=connect,
-                      proxied=tuple(dict.fromkeys((*n.proxied, *rules))))
-    return replace(plan, network=network)
+    network = n.replace(mode="loopback", tcp_connect_ports=connect,
+                        proxied=tuple(dict.fromkeys((*n.proxied, *rules))))
+    return plan.replace(network=network)
 
 
 # --------------------------------------------------------------------------- the proxy's side
@@ -258,7 +257,9 @@ def route_connect_prompts(plan, rules: tuple[str, ...]):
 class ProxyAsker:
     """The proxy's `ask` (in the launcher): one question at a time to S over a socket; any failure is deny."""
 
-    def __init__(self, sock: socket.socket, deadline: float):
+    def __init__(self, sock, deadline: float):
+        import threading
+
         self.sock = sock
         self.timeout = deadline + 5.0
         self.lock = threading.Lock()
@@ -294,6 +295,8 @@ class ProxyHooks:
         self._sockets: tuple = ()
         spec = supervision.spec
         if spec is not None and supervision.connect_prompts:
+            import socket
+
             mine, theirs = socket.socketpair()
             spec.proxy_channel = theirs
             self._sockets = (mine, theirs)
@@ -368,7 +371,7 @@ class Supervisor:
 
     # ----------------------------------------------------------------- lifetime
 
-    def run(self, control: socket.socket) -> int:
+    def run(self, control) -> int:
         from aw_runtime.engine import Engine, TableError
         from aw_runtime.linux import _libc
         from aw_runtime.linux.errors import LaunchError
@@ -401,7 +404,10 @@ class Supervisor:
             if self.prompter is not None:
                 self.prompter.close()
 
-    def _serve(self, control: socket.socket) -> int:
+    def _serve(self, control) -> int:
+        import select
+        import socket
+
         control.settimeout(HANDSHAKE_S * 2)
         try:
             msg, fds, _, _ = socket.recv_fds(control, 64, 1)
@@ -515,7 +521,7 @@ class Supervisor:
 
     # ----------------------------------------------------------------- the proxy
 
-    def _answer_proxy(self, proxy: socket.socket) -> bool:
+    def _answer_proxy(self, proxy) -> bool:
         from aw_runtime.engine import Event, EventError, answer_of
 
         chunk = proxy.recv(65536)

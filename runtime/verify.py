@@ -30,8 +30,6 @@ imported only when a key is given; everything else is the standard library.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -39,9 +37,9 @@ import os
 import re
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+
+from aw_runtime.record import Record
 
 FORMAT_NAME = "awpolicy.bundle"
 FORMAT_VERSION = 1
@@ -104,8 +102,7 @@ class BundleError(Exception):
         return text
 
 
-@dataclass(frozen=True)
-class VerifiedBundle:
+class VerifiedBundle(Record):
     """A bundle whose manifest, hashes and (optionally) signature were checked.
 
     ``files`` maps each artifact's manifest path to the exact bytes that were
@@ -113,20 +110,20 @@ class VerifiedBundle:
     """
 
     path: str
-    manifest: Mapping[str, Any]
+    manifest: Mapping[str, object]
     manifest_bytes: bytes
     files: Mapping[str, bytes]
     #: Fingerprint of the key the signature claims (``sha256:<hex>``), or None when unsigned.
     signer: str | None = None
     #: True when the signature was checked against a trusted public key.
     signature_verified: bool = False
-    signature_bytes: bytes | None = field(default=None, repr=False)
+    signature_bytes: bytes | None = None
 
     def read(self, name: str) -> bytes:
         """The verified bytes of artifact ``name`` (KeyError when the manifest does not list it)."""
         return self.files[name]
 
-    def json(self, name: str) -> Any:
+    def json(self, name: str) -> object:
         return json.loads(self.files[name])
 
     def artifacts(self, kind: str | None = None) -> list[str]:
@@ -213,14 +210,16 @@ def _not_regular(shown: str, st: os.stat_result, dir_fd: int, name: str) -> Bund
                        "replace the bundle with a fresh `awpolicy compile` output", shown)
 
 
-@dataclass
 class _Walk:
-    root: str
-    expected: frozenset[str]
-    files: dict[str, bytes] = field(default_factory=dict)
-    extra: list[str] = field(default_factory=list)
-    entries: int = 0
-    total: int = 0
+    """What the walk of a bundle found so far."""
+
+    def __init__(self, root: str, expected: frozenset[str]):
+        self.root = root
+        self.expected = expected
+        self.files: dict[str, bytes] = {}
+        self.extra: list[str] = []
+        self.entries = 0
+        self.total = 0
 
 
 def _walk(w: _Walk, dir_fd: int, prefix: str, depth: int) -> None:
@@ -281,7 +280,7 @@ def _walk(w: _Walk, dir_fd: int, prefix: str, depth: int) -> None:
 # --------------------------------------------------------------------------- manifest
 
 
-def _check_format(manifest: Any, shown: str) -> None:
+def _check_format(manifest: object, shown: str) -> None:
     found = manifest.get("format") if isinstance(manifest, dict) else None
     if not isinstance(found, str):
         raise BundleError(BAD_FORMAT, f"manifest names no bundle format (expected {BUNDLE_FORMAT!r})",
@@ -354,6 +353,8 @@ def fingerprint(raw_public_key: bytes) -> str:
 
 def encode_signature(signature: bytes, raw_public_key: bytes) -> bytes:
     """The bytes of ``manifest.sig`` (deterministic: ed25519 signatures are)."""
+    import base64
+
     data = {
         "algorithm": SIGNATURE_ALGORITHM,
         "format": SIGNATURE_FORMAT,
@@ -366,6 +367,7 @@ def encode_signature(signature: bytes, raw_public_key: bytes) -> bytes:
 
 def decode_signature(data: bytes, shown: str) -> tuple[bytes, str]:
     """(raw 64-byte signature, claimed signer fingerprint) from ``manifest.sig`` bytes."""
+    import base64
 
     def corrupted(what: str) -> BundleError:
         return BundleError(BAD_SIGNATURE, f"signature file is corrupted: {what}",
@@ -388,14 +390,14 @@ def decode_signature(data: bytes, shown: str) -> tuple[bytes, str]:
         raise corrupted("no signer key fingerprint")
     try:
         raw = base64.b64decode(str(doc.get("signature", "")).encode("ascii"), validate=True)
-    except (binascii.Error, ValueError, UnicodeEncodeError):
+    except (ValueError, UnicodeEncodeError):  # binascii.Error is a ValueError
         raise corrupted("signature is not base64") from None
     if len(raw) != 64:
         raise corrupted(f"an ed25519 signature is 64 bytes, this one is {len(raw)}")
     return raw, key
 
 
-def load_public_key(path: str | os.PathLike) -> tuple[Any, str]:
+def load_public_key(path: str | os.PathLike) -> tuple[object, str]:
     """(ed25519 public key, its fingerprint) from a PEM SubjectPublicKeyInfo file."""
     shown = os.fspath(path)
     hint = "pass the PEM public key written by `awpolicy keygen PRIVATE PUBLIC` (-----BEGIN PUBLIC KEY-----)"

@@ -41,7 +41,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import replace
 
 from aw_policy import ir, paths
 from aw_policy.backends import fskit, macos_paths
@@ -97,10 +96,10 @@ def canonical_pattern(pattern: str) -> str:
 def canonical_policy(policy: ir.Policy) -> ir.Policy:
     """The policy with every path pattern canonicalized for macOS (what the table encodes)."""
     rules = tuple(
-        replace(r, pattern=canonical_pattern(r.pattern)) if r.kind in ("subtree", "literal", "glob") else r
+        r.replace(pattern=canonical_pattern(r.pattern)) if r.kind in ("subtree", "literal", "glob") else r
         for r in policy.rules
     )
-    return replace(policy, rules=rules)
+    return policy.replace(rules=rules)
 
 
 def canonical_reference(policy: ir.Policy, reference: dict[str, str]) -> dict[str, str]:

@@ -85,21 +85,28 @@ class _Fs:
         self.bound = ir.bind(plain, params)
         self.params = self.bound.params
         self.passing = ("allow", "prompt") if supervised else ("allow",)
+        self._decided: dict[tuple[str, str], ir.Decision] = {}
 
     def path(self, kind: str, pattern: str) -> str:
         return paths.bind_path(kind, pattern, self.params).text
 
+    def decide(self, op: str, path: str) -> ir.Decision:
+        """ir.decide, once per request: a rule root is asked about for each of its rules."""
+        if (op, path) not in self._decided:
+            self._decided[(op, path)] = ir.decide(self.bound, ir.Request(op, path))
+        return self._decided[(op, path)]
+
     def winner(self, op: str, path: str, subtree: bool) -> ir.Rule:
         """The rule that denies ``op`` at ``path`` (or, for a subtree, below it)."""
-        d = ir.decide(self.bound, ir.Request(op, path))
+        d = self.decide(op, path)
         if d.effect in self.passing and subtree:
-            d = ir.decide(self.bound, ir.Request(op, _child(path)))
+            d = self.decide(op, _child(path))
         return d.rule
 
     def allows(self, op: str, path: str, subtree: bool) -> bool:
-        if ir.decide(self.bound, ir.Request(op, path)).effect not in self.passing:
+        if self.decide(op, path).effect not in self.passing:
             return False
-        return not subtree or ir.decide(self.bound, ir.Request(op, _child(path))).effect in self.passing
+        return not subtree or self.decide(op, _child(path)).effect in self.passing
 
 
 def _fs_rules(policy: ir.Policy, op: str):

@@ -4,7 +4,7 @@
     plan = bind_plan(linux_json, params, env=env, cwd=cwd)   # the bundle's linux.json, bound
     status = launch(plan, ["bash", "-l"])   # exit code, or 128+N if killed by signal N
 
-Stdlib only. ``aw_runtime.linux.plan`` (the dataclasses) imports nothing
+Stdlib only. ``aw_runtime.linux.plan`` (the plan's record classes) imports nothing
 heavy; the launcher (ctypes, syscalls) loads on first use of ``launch``/``run``.
 """
 

@@ -104,11 +104,14 @@ def _glob_matches(bound: paths.BoundPath) -> tuple[list[str], bool]:
         return ([top] if os.path.lexists(top) and bound.matches(top) else []), True
     found, seen = [], 0
     fullmatch = bound.regex.fullmatch
+    name_regex = bound.name_regex
     for dirpath, dirnames, filenames in os.walk(top):
         for name in dirnames + filenames:
             seen += 1
             if seen > GLOB_WALK_LIMIT:
                 return sorted(found), False
+            if name_regex is not None and not name_regex.fullmatch(name):
+                continue  # cannot match: the name is the glob's last component
             full = os.path.join(dirpath, name)
             if fullmatch(full):
                 found.append(full)
@@ -143,9 +146,22 @@ def _roots(doc: dict) -> list[str]:
     return sorted({p for p in out if isinstance(p, str)})
 
 
-def _containment(roots: list[str], b: _Binder) -> dict[tuple[str, str], bool]:
+def _self_and_ancestors(path: str) -> list[str]:
+    """'/a/b' -> ['/a/b', '/a', '/'] (``path`` absolute and normalized)."""
+    out = [path]
+    while path != "/":
+        path = path.rsplit("/", 1)[0] or "/"
+        out.append(path)
+    return out
+
+
+def _containment(roots: list[str], b: _Binder) -> set[tuple[str, str]]:
+    """Every (x, y) of two roots where x, bound, is y's bound path or lies below it (``_under``)."""
     bound = {r: b.path(r, "path") for r in roots}
-    return {(x, y): _under(bound[x], bound[y]) for x in roots for y in roots if x != y}
+    at: dict[str, list[str]] = {}
+    for r, path in bound.items():
+        at.setdefault(path, []).append(r)
+    return {(x, y) for x, path in bound.items() for a in _self_and_ancestors(path) for y in at.get(a, ()) if y != x}
 
 
 def _containment_changes(doc: dict, real: _Binder) -> str:
@@ -155,13 +171,16 @@ def _containment_changes(doc: dict, real: _Binder) -> str:
     values nest them differently the decisions no longer hold (the rule order may not show it)."""
     roots = _roots(doc)
     try:
-        at_render = _containment(roots, _Binder(paths.resolve_params(dict(doc["params"]))))
+        own = _Binder(paths.resolve_params(dict(doc["params"])))
+        if own.params == real.params:
+            return ""  # rendered for these very values (a re-rendered plan)
+        at_render = _containment(roots, own)
     except (paths.PathError, PlanError):
         return ""  # the document's own binding is incomplete: nothing to compare with
-    now = _containment(roots, real)
-    for (x, y), inside in sorted(at_render.items()):
-        if now[(x, y)] != inside:
-            return f"{x} is {'' if inside else 'not '}inside {y}"
+    changed = at_render ^ _containment(roots, real)
+    if changed:
+        x, y = min(changed)
+        return f"{x} is {'' if (x, y) in at_render else 'not '}inside {y}"
     return ""
 
 

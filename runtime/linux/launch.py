@@ -40,9 +40,9 @@ import os
 import signal
 import stat
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, replace
+
+from aw_runtime.record import Record
 
 from . import _libc, caps, landlock, namespaces, seccomp
 from .errors import LaunchError, PlanError, Unenforceable
@@ -55,8 +55,7 @@ HANDSHAKE_S = 10.0  # each step of the supervisor's start (see aw_runtime.superv
 SI_KERNEL = 0x80
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(Record):
     """How the command ended: exactly one of ``exit_code`` / ``signal`` is set.
 
     ``ended``: why the runtime ended the session itself (the prompt supervisor died), or None."""
@@ -77,23 +76,27 @@ class Outcome:
         return cls(None, signal.SIGKILL)
 
 
-@dataclass
 class _Ctx:
-    plan: LinuxPlan
-    argv: list
-    abi: int
-    seccomp: bytes | None
-    namespaces: bool
-    user_ns: bool
-    work: str | None
-    remove_upper: bool
-    report_fd: int
-    launcher_pid: int
-    old_mask: set
-    trace: bool = False
-    supervisor: object = None  # aw_runtime.supervisor.SupervisorSpec: roots, mask, serve(sock)
-    init_channel: object = None  # PID 1's end of its socket to the keeper (supervised runs)
-    keeper_ends: tuple = ()  # the keeper's sockets, closed in PID 1
+    """What the keeper, PID 1 and the workload need (inherited through fork)."""
+
+    def __init__(self, plan: LinuxPlan, argv: list, abi: int, seccomp: bytes | None, namespaces: bool,
+                 user_ns: bool, work: str | None, remove_upper: bool, report_fd: int, launcher_pid: int,
+                 old_mask: set, trace: bool = False, supervisor=None):
+        self.plan = plan
+        self.argv = argv
+        self.abi = abi
+        self.seccomp = seccomp
+        self.namespaces = namespaces
+        self.user_ns = user_ns
+        self.work = work
+        self.remove_upper = remove_upper
+        self.report_fd = report_fd
+        self.launcher_pid = launcher_pid
+        self.old_mask = old_mask
+        self.trace = trace
+        self.supervisor = supervisor  # aw_runtime.supervisor.SupervisorSpec: roots, mask, serve(sock)
+        self.init_channel = None  # PID 1's end of its socket to the keeper (supervised runs)
+        self.keeper_ends: tuple = ()  # the keeper's sockets, closed in PID 1
 
 
 # -- host features ----------------------------------------------------------------
@@ -198,7 +201,7 @@ def run(plan: LinuxPlan, argv: list[str], *, abi: int | None = None, trace: list
         temporary = b.upper is None
         if temporary:
             b = _temporary_upper(b)
-            plan = replace(plan, branch=b)
+            plan = plan.replace(branch=b)
         try:
             work, remove_upper = _prepare_branch(b)
         except BaseException:
@@ -257,18 +260,35 @@ def run(plan: LinuxPlan, argv: list[str], *, abi: int | None = None, trace: list
 # -- launcher side --------------------------------------------------------------------
 
 def _temporary_upper(b: Branch) -> Branch:
-    """A private upper layer in the host's temporary directory (removed after the session)."""
+    """A private upper layer in the host's temporary directory (removed after the session).
+
+    That is the directory ``tempfile.gettempdir()`` picks (where `awpolicy clean` looks for
+    leftovers): the first of $TMPDIR, $TEMP, $TMP and /tmp, when usable. Then the layer is
+    made here, without importing tempfile (4 ms of a launch: it imports shutil and random);
+    else tempfile looks further."""
+    first = next((os.environ[name] for name in ("TMPDIR", "TEMP", "TMP") if os.environ.get(name)), "/tmp")
+    root = os.path.abspath(first)
     try:
-        upper = tempfile.mkdtemp(prefix="awpolicy-branch-")
+        if not (os.path.isdir(root) and os.access(root, os.W_OK | os.X_OK)):
+            import tempfile
+
+            return b.replace(upper=tempfile.mkdtemp(prefix="awpolicy-branch-"))
+        for _ in range(100):
+            upper = os.path.join(root, "awpolicy-branch-" + os.urandom(6).hex())
+            try:
+                os.mkdir(upper, 0o700)
+                return b.replace(upper=upper)
+            except FileExistsError:
+                continue
     except OSError as e:
         raise LaunchError("branch", f"cannot make a temporary upper layer: {e.strerror}") from None
-    return replace(b, upper=upper)
+    raise LaunchError("branch", f"cannot make a temporary upper layer in {root}: every name tried exists")
 
 
 def _branch_as_masks(plan: LinuxPlan) -> LinuxPlan:
     b = plan.branch
     extra = tuple(Mask(p, "hide") for p in b.hide) + tuple(Mask(p, "readonly") for p in b.readonly)
-    return replace(plan, branch=None, masks=tuple(plan.masks) + extra)
+    return plan.replace(branch=None, masks=tuple(plan.masks) + extra)
 
 
 def _prepare_branch(b: Branch) -> tuple[str, bool]:

@@ -9,7 +9,9 @@ raises ``PlanError`` with a precise message.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from aw_runtime.record import Record
 
 from .errors import PlanError
 
@@ -40,15 +42,13 @@ DEFAULT_SECCOMP_DENY: tuple[str, ...] = (
 DEBUG_SYSCALLS: tuple[str, ...] = ("ptrace", "process_vm_readv", "process_vm_writev")
 
 
-@dataclass(frozen=True)
-class FsGrant:
+class FsGrant(Record):
     """Landlock path-beneath allow."""
     path: str
     access: frozenset[str]  # subset of {"read", "write", "exec"}
 
 
-@dataclass(frozen=True)
-class Mask:
+class Mask(Record):
     """Deny carve-out inside an allowed tree, done with mounts before Landlock.
 
     ``hide``: the path stays but is unreadable (an empty mode-000 read-only
@@ -65,8 +65,7 @@ class Mask:
     placeholder: bool = False
 
 
-@dataclass(frozen=True)
-class Branch:
+class Branch(Record):
     """Copy-on-write branch of ``base`` (overlayfs mounted over it).
 
     ``upper`` None: a private temporary upper layer made at launch (discard only).
@@ -84,8 +83,7 @@ class Branch:
 RELAY_PORT = 3128
 
 
-@dataclass(frozen=True)
-class Network:
+class Network(Record):
     mode: str = "none"
     tcp_connect_ports: tuple[int, ...] | None = None
     tcp_bind_ports: tuple[int, ...] | None = None
@@ -93,8 +91,7 @@ class Network:
     proxy_socket: str | None = None  # the running proxy's unix socket (set by the launcher)
 
 
-@dataclass(frozen=True)
-class LinuxPlan:
+class LinuxPlan(Record):
     fs: tuple[FsGrant, ...]
     masks: tuple[Mask, ...]
     branch: Branch | None
@@ -112,7 +109,7 @@ class LinuxPlan:
     make_dirs: tuple[str, ...] = ()
     #: kernel feature ("audit", "signal_scope", "tcp_ports") -> the rules that need it,
     #: each as "r12 (file:line:col)"; named when the kernel lacks the feature
-    needs: dict = field(default_factory=dict)
+    needs: dict = MappingProxyType({})
     #: debug mode: DEBUG_SYSCALLS are not denied, so debuggers work on the sandbox's own processes
     debug: bool = False
 

@@ -170,15 +170,13 @@ def test_plan_validates_against_its_schema():
 
 
 def test_seccomp_lifts_only_in_debug_mode_and_only_when_fenced():
-    from dataclasses import replace
-
     from aw_runtime.linux import plan as linux_plan
     from aw_runtime.linux import seccomp
 
     base = linux_plan.LinuxPlan(fs=(), masks=(), branch=None, network=linux_plan.Network(), scopes=frozenset(),
                                 seccomp_deny=linux_plan.DEFAULT_SECCOMP_DENY, env={}, cwd="/")
     assert seccomp.deny_list(base, fenced=True) == linux_plan.DEFAULT_SECCOMP_DENY
-    debug = replace(base, debug=True)
+    debug = base.replace(debug=True)
     lifted = seccomp.deny_list(debug, fenced=True)
     assert set(linux_plan.DEFAULT_SECCOMP_DENY) - set(lifted) == set(linux_plan.DEBUG_SYSCALLS)
     assert "unshare" in lifted and "bpf" in lifted
