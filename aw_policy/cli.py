@@ -14,8 +14,8 @@ from pathlib import Path
 
 import click
 
-from aw_policy import __version__, session_layer
-from aw_policy.session_layer import capability_options
+from aw_policy import __version__
+from aw_policy.capability_flags import capability_options
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
 
@@ -251,7 +251,7 @@ def explain_cmd(args: tuple[str, ...], bundle: str | None, params: dict[str, str
     signal (self, children, pgrp, same-sandbox, others), mach (a service name),
     debug (same-sandbox, others: may a debugger attach there; see --debug).
     """
-    from aw_policy import ir
+    from aw_policy import ir, session_layer
     from aw_policy.bundle import check_reference
     from aw_policy.diagnostics import PolicyError
 

@@ -10,11 +10,10 @@ Code ranges: 0xx syntax, schema and input; 1xx semantics; 2xx risk;
 
 from __future__ import annotations
 
-import difflib
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Iterable, Sequence
 
 
 class Severity(str, Enum):
@@ -75,6 +74,8 @@ class PolicyError(Exception):
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """A hint naming the closest candidate, or None when nothing is close."""
+    import difflib  # only when something is misspelt: not on every start
+
     matches = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
     return f"did you mean '{matches[0]}'?" if matches else None
 

@@ -258,7 +258,7 @@ def _target_pattern(rule: ast.Rule, target: ast.Target, path_pattern, errors) ->
 
 
 def _branch(st: ast.Branch, scope: str, path_pattern, errors) -> ir.BranchSpec | None:
-    base_target = ast.Target(span=st.span, kind="subtree", value=st.base or "${WORKSPACE}")
+    base_target = ast.Target.model_construct(span=st.span, kind="subtree", value=st.base or "${WORKSPACE}")
     base = path_pattern(base_target)
     hide = [path_pattern(t) for t in st.hide]
     readonly = [path_pattern(t) for t in st.readonly]

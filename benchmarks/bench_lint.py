@@ -5,6 +5,11 @@ pre-commit) on one YAML file with as many bytes as the golden example's
 sources, as a process, beside ``awpolicy lint`` on the golden example as a
 process; and, in process, merging the same 1,000 files without any check
 (the floor: what reading and compiling them costs).
+
+The package's bytecode is compiled first, as pip does when it installs a
+wheel (yamllint's was, by pip): the cold start measured is awpolicy's own, not
+CPython compiling the sources of a checkout that ``PYTHONDONTWRITEBYTECODE``
+(set in this development environment) keeps uncached (20 to 30 ms more).
 """
 
 from __future__ import annotations
@@ -43,6 +48,13 @@ def command(*argv: str, cwd: Path | None = None):
     def run() -> None:
         subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     return run
+
+
+def compile_bytecode() -> None:
+    """Write the package's .pyc files (py_compile writes them whatever PYTHONDONTWRITEBYTECODE says)."""
+    import compileall
+
+    compileall.compile_dir(str(REPO / "aw_policy"), quiet=1)
 
 
 def median_cpu_ms(fn, runs: int) -> float:
@@ -94,6 +106,7 @@ def main() -> int:
             i += 1
         yaml_file.write_text("---\n" + "\n".join(lines) + "\n", encoding="utf-8")
 
+        compile_bytecode()
         lint_golden = command(awpolicy, "lint", "src", cwd=GOLDEN_SRC.parent)
         yamllint = command("yamllint", "-d", "relaxed", str(yaml_file))
         awpolicy_ms = median_ms(lint_golden, runs=COLD_RUNS)

@@ -1,4 +1,8 @@
-"""`awpolicy lint`: policy and SBPL files, and golden bundles, with the rule catalog."""
+"""`awpolicy lint`: policy and SBPL files, and golden bundles, with the rule catalog.
+
+The click command; its body is :func:`aw_policy.commands.lint_run.execute`, which a plain
+``awpolicy lint PATH...`` also reaches without click (see :mod:`aw_policy.entry`).
+"""
 
 from __future__ import annotations
 
@@ -39,26 +43,10 @@ def lint_cmd(paths, fmt, select, ignore, fail_level, fix, golden, config_path) -
     Exit 0 when nothing reaches the fail level, 1 when something does, 2 when an
     input cannot be read. `awpolicy rules` lists the checks.
     """
-    from pathlib import Path
-
-    from aw_policy.lint import lint_paths
-    from aw_policy.lint.config import ConfigError, load_config
-    from aw_policy.lint.report import render, summary
+    from aw_policy.commands.lint_run import execute
 
     if not paths and not golden:
         raise click.UsageError("name the policy files or folders to lint (or use --golden)")
-    try:
-        config = load_config(Path(config_path) if config_path else None)
-    except ConfigError as exc:
-        raise InputError(f"awpolicy: {exc}\n") from None
-    config = config.override(select=select, ignore=(config.ignore + ignore) if ignore else None,
-                             fail_level=fail_level)
-    result = lint_paths(paths, config, fix=fix, golden=golden)
-    color = fmt == "text" and sys.stdout.isatty()
-    output = render(result, fmt, color=color)
-    if output:
-        click.echo(output, nl=False, color=color)
-    if fmt == "text":
-        click.echo(summary(result), err=True)
-    code = result.exit_code(config.fail_level)
+    code = execute(paths, fmt, select, ignore, fail_level, fix, golden, config_path,
+                   echo=click.echo, input_error=InputError)
     sys.exit(EXIT_INPUT if code == 2 else code)

@@ -7,7 +7,7 @@ trees ignoring spans (the DSL and YAML forms of one policy are equal under it).
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -28,7 +28,12 @@ DEBUG_TARGETS: tuple[str, ...] = ("same-sandbox",)
 
 
 class Node(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    """Base of every node. ``defer_build``: pydantic builds a model's validator on its first
+    validating use, not at import; the front ends build nodes with ``model_construct`` (their
+    grammar or the JSON Schema already guarantees the types), so a lint or compile never pays
+    for it (see ``benchmarks/bench_lint.py``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True)
     span: Span
 
 
@@ -59,17 +64,17 @@ class Include(Node):
 
 class Param(Node):
     name: str
-    default: Optional[str] = None
+    default: str | None = None
 
 
 class Branch(Node):
     name: str
-    base: Optional[str] = None
+    base: str | None = None
     cow: bool = False
     hide: tuple[Target, ...] = ()
     readonly: tuple[Target, ...] = ()
     on_exit: OnExit = "discard"
-    parent: Optional[str] = None
+    parent: str | None = None
 
 
 class EnvSet(Node):
@@ -81,15 +86,15 @@ class EnvPass(Node):
     name: str
 
 
-Statement = Union[Rule, Default, Include, Param, Branch, EnvSet, EnvPass]
+Statement = Rule | Default | Include | Param | Branch | EnvSet | EnvPass
 
 
 class PolicyFile(Node):
     """One parsed source file, statements in source order."""
 
     path: str
-    scope: Optional[Scope] = None
-    scope_span: Optional[Span] = None
+    scope: Scope | None = None
+    scope_span: Span | None = None
     statements: tuple[Statement, ...] = ()
 
 

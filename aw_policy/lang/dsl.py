@@ -45,7 +45,7 @@ def _parser() -> Lark:
 
 
 @lru_cache(maxsize=1)
-def _building_parser() -> tuple[Lark, "_Build"]:
+def _building_parser() -> tuple[Lark, _Build]:
     """A parser that builds the AST while parsing (no intermediate tree): fast on big policies.
 
     Lark's cache keeps the LALR tables between processes, which is most of a cold start."""
@@ -375,5 +375,5 @@ def parse_dsl(text: str, path: str) -> ast.PolicyFile:
             scope, scope_span = item[1], item[2]
         else:
             statements.append(item)
-    return ast.PolicyFile(span=Span(path, 1, 1), path=path, scope=scope, scope_span=scope_span,
-                          statements=tuple(statements))
+    return ast.PolicyFile.model_construct(span=Span(path, 1, 1), path=path, scope=scope,
+                                          scope_span=scope_span, statements=tuple(statements))

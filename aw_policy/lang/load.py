@@ -50,8 +50,7 @@ def decode_source(data: bytes, display: str) -> str:
             "AWP004", f"file is not UTF-8 (byte 0x{data[exc.start]:02x})", Span(display, line, col),
             hint="save the file as UTF-8",
         )) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     nul = text.find("\x00")
     if nul >= 0:
         line = text.count("\n", 0, nul) + 1

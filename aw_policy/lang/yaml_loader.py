@@ -4,6 +4,8 @@ The document is composed into YAML nodes (so every value keeps its line and
 column), converted to plain data with a bound on size and depth (alias bombs
 and deep nesting are refused, not expanded), validated against
 ``schemas/policy.schema.json``, and then built into the same AST as the DSL.
+The schema guarantees every value's type, so nodes are built with
+``model_construct`` (no second, pydantic validation; see :class:`ast.Node`).
 """
 
 from __future__ import annotations
@@ -164,7 +166,7 @@ def parse_yaml(text: str, path: str) -> ast.PolicyFile:
     if isinstance(node, PolicyError):
         raise node
     if node is None:
-        return ast.PolicyFile(span=Span(path, 1, 1), path=path)
+        return ast.PolicyFile.model_construct(span=Span(path, 1, 1), path=path)
     conv = _Converter(path)
     data = conv.convert(node, ())
     if not isinstance(data, dict):
@@ -188,20 +190,22 @@ def _build(data: dict, conv: _Converter) -> ast.PolicyFile:
 
     def targets(where: tuple, kind: str, values) -> list[ast.Target]:
         if isinstance(values, str):
-            return [ast.Target(span=at(*where), kind=kind, value=values)]
-        return [ast.Target(span=at(*where, i), kind=kind, value=v) for i, v in enumerate(values or [])]
+            return [ast.Target.model_construct(span=at(*where), kind=kind, value=values)]
+        return [ast.Target.model_construct(span=at(*where, i), kind=kind, value=v)
+                for i, v in enumerate(values or [])]
 
     default = data.get("default")
     if isinstance(default, str):
-        statements.append(ast.Default(span=at("default"), section="all", effect=default))
+        statements.append(ast.Default.model_construct(span=at("default"), section="all", effect=default))
     elif isinstance(default, dict):
         for cls, effect in default.items():
-            statements.append(ast.Default(span=at("default", cls), section=cls, effect=effect))
+            statements.append(ast.Default.model_construct(span=at("default", cls), section=cls,
+                                                          effect=effect))
     for i, name in enumerate(data.get("include", [])):
-        statements.append(ast.Include(span=at("include", i), target=name))
+        statements.append(ast.Include.model_construct(span=at("include", i), target=name))
     for name, value in (data.get("params") or {}).items():
-        statements.append(ast.Param(span=conv.key_spans.get(("params", name), at("params")),
-                                    name=name, default=value))
+        statements.append(ast.Param.model_construct(span=conv.key_spans.get(("params", name), at("params")),
+                                                    name=name, default=value))
     for section in ("fs", "exec", "net", "signal", "debug", "mach"):
         for i, item in enumerate(data.get(section, [])):
             effect = next(k for k in ("allow", "deny", "prompt") if k in item)
@@ -234,13 +238,13 @@ def _build(data: dict, conv: _Converter) -> ast.PolicyFile:
                     "AWP011", f"{section} rule has no targets", at(*base),
                     hint="add 'paths:' (or literal/glob) for fs rules, 'hosts:' for net rules",
                 ))
-            statements.append(ast.Rule(
+            statements.append(ast.Rule.model_construct(
                 span=at(*base), section=cls, effect=effect, ops=ops, targets=tuple(tgts),
                 enforce=bool(item.get("enforce", False)), audit=bool(item.get("audit", False)),
             ))
     for name, spec in (data.get("branch") or {}).items():
         where = ("branch", name)
-        statements.append(ast.Branch(
+        statements.append(ast.Branch.model_construct(
             span=conv.key_spans.get(where, at("branch")), name=name, base=spec.get("base"),
             cow=bool(spec.get("cow", False)),
             hide=tuple(targets((*where, "hide"), "subtree", spec.get("hide", []))),
@@ -249,12 +253,12 @@ def _build(data: dict, conv: _Converter) -> ast.PolicyFile:
         ))
     env = data.get("env") or {}
     for name, value in (env.get("set") or {}).items():
-        statements.append(ast.EnvSet(span=conv.key_spans.get(("env", "set", name), at("env")),
-                                     name=name, value=value))
+        statements.append(ast.EnvSet.model_construct(span=conv.key_spans.get(("env", "set", name), at("env")),
+                                                     name=name, value=value))
     for i, name in enumerate(env.get("pass") or []):
-        statements.append(ast.EnvPass(span=at("env", "pass", i), name=name))
+        statements.append(ast.EnvPass.model_construct(span=at("env", "pass", i), name=name))
     scope = data.get("scope")
-    return ast.PolicyFile(
+    return ast.PolicyFile.model_construct(
         span=Span(path, 1, 1), path=path, scope=scope,
         scope_span=at("scope") if scope else None, statements=tuple(statements),
     )

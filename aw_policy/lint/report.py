@@ -105,7 +105,8 @@ def _location(span, message: str | None = None) -> dict:
         region["endLine"] = span.end_line
         if span.end_col:
             region["endColumn"] = span.end_col
-    uri = quote(span.file.replace("\\", "/"), safe="/:")
+    # the file name's own bytes, percent-encoded: an undecodable name (a surrogate escape) too
+    uri = quote(span.file.replace("\\", "/").encode("utf-8", "surrogateescape"), safe="/:")
     artifact = {"uri": uri}
     if not span.file.startswith("/") and ":" not in span.file.split("/")[0]:
         artifact["uriBaseId"] = "%SRCROOT%"

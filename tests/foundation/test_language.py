@@ -79,6 +79,25 @@ def test_dsl_and_yaml_give_the_same_ast(name):
     assert ast.strip_spans(a) == ast.strip_spans(b)
 
 
+def _validated(value):
+    """``value`` built again through pydantic validation, children first."""
+    if isinstance(value, ast.Node):
+        return type(value)(**{key: _validated(getattr(value, key)) for key in type(value).model_fields})
+    if isinstance(value, tuple):
+        return tuple(_validated(v) for v in value)
+    return value
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_unvalidated_nodes_are_what_validation_builds(name):
+    """The front ends build nodes with model_construct (the grammar and the schema guarantee the
+    types): validating the same fields accepts them and builds equal nodes, spans included."""
+    dsl, yaml_text = CASES[name]
+    for tree in (parse_dsl(dsl, "case.awp"), parse_yaml(yaml_text, "case.awp.yaml")):
+        assert _validated(tree) == tree
+        assert ast.strip_spans(_validated(tree)) == ast.strip_spans(tree)
+
+
 def test_every_construct_is_covered_by_a_case():
     kinds = set()
     for dsl, _ in CASES.values():

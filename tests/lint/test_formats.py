@@ -99,3 +99,18 @@ def test_hostile_text_stays_inside_one_annotation(write):
     proc = run_cli("lint", "--format", "github", str(path))
     (line,) = proc.stdout.splitlines()
     assert "file=" + str(path).replace(",", "%2C").replace(":", "%3A") + ",line=2" in line
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github"])
+def test_an_undecodable_file_name_is_reported_in_every_format(fmt, tmp_path, monkeypatch):
+    """A name given as raw bytes (not UTF-8) reaches the report as U+FFFD or %FF, never as a crash."""
+    from click.testing import CliRunner
+
+    from aw_policy.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["lint", "--format", fmt, "x\udcff.awp"], catch_exceptions=True)
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 2, repr(result.exception)
+    assert "AWP007" in result.output
+    assert ("x%FF.awp" if fmt == "sarif" else "x\ufffd.awp" if fmt in ("text", "github") else "x\\udcff.awp") \
+        in result.output
