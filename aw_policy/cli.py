@@ -109,6 +109,9 @@ def main() -> None:
     Compile policy sources into a bundle, explain decisions, lint in CI, and run
     a command under a bundle.
     """
+    from aw_policy.entry import byte_transparent_output
+
+    byte_transparent_output()  # again, for callers that invoke this group in process
 
 
 def _load(sources: tuple[str, ...], bundle: str | None):

@@ -119,7 +119,21 @@ def run_and_exit(request) -> None:
     os._exit(status)
 
 
+def byte_transparent_output() -> None:
+    """Write file names given as undecodable bytes (argv's surrogate escapes) back as those bytes,
+    as a UTF-8 terminal would show them, instead of failing on them: stdout and stderr encode
+    with ``surrogateescape`` (Python does so already under the C and C.UTF-8 locales)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="surrogateescape")
+            except (ValueError, OSError, TypeError):
+                pass  # a stream that cannot change its error handler keeps it
+
+
 def main() -> None:
+    byte_transparent_output()
     args = sys.argv[1:]
     request = parse_plain_run(args[1:]) if args[:1] == ["run"] else None
     if request is not None:

@@ -35,18 +35,12 @@ def execute(paths, fmt: str = "text", select=None, ignore=None, fail_level=None,
                              fail_level=fail_level)
     result = lint_paths(paths, config, fix=fix, golden=golden)
     color = fmt == "text" and sys.stdout.isatty()
-    output = _printable(render(result, fmt, color=color))
+    output = render(result, fmt, color=color)
     if output:
         echo(output, nl=False, color=color)
     if fmt == "text":
-        echo(_printable(summary(result)), err=True)
+        echo(summary(result), err=True)
     return result.exit_code(config.fail_level)
-
-
-def _printable(text: str) -> str:
-    """A file name given as undecodable bytes (argv's surrogate escapes) shows as U+FFFD, so
-    any output stream can take the report."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 class _ConfigProblem(Exception):

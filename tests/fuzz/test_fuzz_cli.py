@@ -72,8 +72,12 @@ WORDS = ["-", "--", "-o", "--output", "--param", "--param=X", "A=B", "=", "--for
 
 #: What argv can hold: anything but NUL (execve cannot pass it), undecodable bytes as surrogate escapes.
 #: Paths stay inside the sandbox directory: `lint /` walking the whole disk is slow, not a bug.
-ARG = st.one_of(st.sampled_from(WORDS), st.text(st.characters(blacklist_characters="\x00"), max_size=10)
-                .filter(lambda a: a.strip("/.") or not a))
+#: What a process's argv can hold: any bytes but NUL, decoded as Python decodes argv (undecodable
+#: bytes become surrogate escapes; a lone surrogate such as U+D800 cannot arrive on a command line).
+ARG = st.one_of(st.sampled_from(WORDS),
+                st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=10),
+                st.binary(min_size=1, max_size=10).filter(lambda b: b"\x00" not in b).map(os.fsdecode)
+                ).filter(lambda a: a.strip("/.") or not a)
 
 
 @pytest.fixture(scope="module")

@@ -103,7 +103,8 @@ def test_hostile_text_stays_inside_one_annotation(write):
 
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github"])
 def test_an_undecodable_file_name_is_reported_in_every_format(fmt, tmp_path, monkeypatch):
-    """A name given as raw bytes (not UTF-8) reaches the report as U+FFFD or %FF, never as a crash."""
+    """A name given as raw bytes (not UTF-8) is written back as those bytes (read here as U+FFFD),
+    percent-encoded in a SARIF uri, escaped in JSON: never a crash."""
     from click.testing import CliRunner
 
     from aw_policy.cli import main

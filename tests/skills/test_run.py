@@ -197,7 +197,7 @@ def test_inside_a_sandbox_the_skill_runs_directly_and_stays_confined(repo, probe
     kernel's no_new_privs, so it does not nest a sandbox; the outer one still confines the skill."""
     base = tmp_path / "outer"
     base.mkdir()
-    runtime = f'"{sys.base_prefix}" "{REPO}"'
+    runtime = f'"{sys.base_prefix}" "{sys.prefix}" "{REPO}"'
     (base / "p.awp").write_text('scope project\ninclude "linux-base"\n'
                                 f'fs {{ allow read,write "${{WORKSPACE}}"; allow read,exec {runtime} }}\n'
                                 f'exec {{ allow {runtime} }}\n')
