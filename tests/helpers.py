@@ -39,3 +39,29 @@ def policy_from_texts(*layers: tuple[str, str]):
     order = ["org", "project", "user", "session"]
     sources.sort(key=lambda pair: order.index(pair[1]))
     return merge(sources).policy
+
+
+def compile_bundle(out: Path, *sources) -> Path:
+    """`awpolicy compile SOURCES -o OUT`, which must succeed."""
+    result = run_cli("compile", *map(str, sources), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def layered_bundles(tmp_path_factory):
+    """build(text): the golden sources plus a session-scope layer of DSL ``text`` (none when
+    empty), compiled once per text for the whole test session."""
+    cache: dict[str, Path] = {}
+
+    def build(text: str = "") -> Path:
+        if text not in cache:
+            base = tmp_path_factory.mktemp("bundle")
+            sources = list(GOLDEN_SOURCES)
+            if text:
+                layer = base / "session.awp"
+                layer.write_text("scope session\n" + text, encoding="utf-8")
+                sources.append(layer)
+            cache[text] = compile_bundle(base / "bundle", *sources)
+        return cache[text]
+
+    return build

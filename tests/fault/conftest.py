@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from run.conftest import Machine, compile_bundle, extra_bundle, golden_bundle, machine  # noqa: F401  (fixtures)
+from run.conftest import Machine, extra_bundle, golden_bundle, machine  # noqa: F401  (fixtures)

@@ -243,7 +243,7 @@ def test_workspace_swapped_after_the_plan_is_bound_is_refused_inside_the_sandbox
 def test_without_a_branch_the_landlock_rule_itself_refuses_a_swapped_path(machine, tmp_path):
     """No overlay to mount: the Landlock rule would be the first to follow the symlink. It is refused."""
     from aw_runtime.linux import LaunchError, run
-    from run.conftest import compile_bundle
+    from helpers import compile_bundle
 
     source = tmp_path / "nobranch.awp"
     source.write_text('scope project\ninclude "linux-base"\ndefault deny\nfs { allow read,write "${WORKSPACE}" }\n')

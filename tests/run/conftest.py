@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import GOLDEN_SOURCES, run_cli
+from helpers import GOLDEN_SOURCES, compile_bundle, layered_bundles
 
 #: The interpreter used *inside* the sandbox: the system one, under /usr (allowed to
 #: execute by the golden policy), unlike the venv's.
@@ -31,11 +31,6 @@ SECRETS = {
 }
 
 
-def compile_bundle(out: Path, *sources) -> Path:
-    result = run_cli("compile", *map(str, sources), "-o", str(out))
-    assert result.returncode == 0, result.stderr
-    return out
-
 
 @pytest.fixture(scope="session")
 def golden_bundle(tmp_path_factory) -> Path:
@@ -46,17 +41,7 @@ def golden_bundle(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def extra_bundle(tmp_path_factory):
     """The golden sources plus one more session-scope layer given as DSL text, compiled once per text."""
-    cache: dict[str, Path] = {}
-
-    def build(text: str) -> Path:
-        if text not in cache:
-            base = tmp_path_factory.mktemp("extra")
-            layer = base / "session.awp"
-            layer.write_text("scope session\n" + text, encoding="utf-8")
-            cache[text] = compile_bundle(base / "bundle", *GOLDEN_SOURCES, layer)
-        return cache[text]
-
-    return build
+    return layered_bundles(tmp_path_factory)
 
 
 @dataclass

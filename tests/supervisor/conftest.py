@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from helpers import GOLDEN_SOURCES, run_cli
+from helpers import layered_bundles
 
 SANDBOX_PYTHON = "/usr/bin/python3"
 
@@ -46,29 +46,11 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=why))
 
 
-def compile_bundle(out: Path, *sources) -> Path:
-    result = run_cli("compile", *map(str, sources), "-o", str(out))
-    assert result.returncode == 0, result.stderr
-    return out
-
 
 @pytest.fixture(scope="session")
 def bundle_with(tmp_path_factory):
     """The golden sources plus an optional session layer (DSL text), compiled once per text."""
-    cache: dict[str, Path] = {}
-
-    def build(text: str = "") -> Path:
-        if text not in cache:
-            base = tmp_path_factory.mktemp("bundle")
-            sources = list(GOLDEN_SOURCES)
-            if text:
-                layer = base / "session.awp"
-                layer.write_text("scope session\n" + text, encoding="utf-8")
-                sources.append(layer)
-            cache[text] = compile_bundle(base / "bundle", *sources)
-        return cache[text]
-
-    return build
+    return layered_bundles(tmp_path_factory)
 
 
 @dataclass
