@@ -34,7 +34,7 @@ def execute(paths, fmt: str = "text", select=None, ignore=None, fail_level=None,
     config = config.override(select=select, ignore=(config.ignore + ignore) if ignore else None,
                              fail_level=fail_level)
     result = lint_paths(paths, config, fix=fix, golden=golden)
-    color = fmt == "text" and sys.stdout.isatty()
+    color = fmt == "text" and sys.stdout is not None and sys.stdout.isatty()  # None: stdout was closed
     output = render(result, fmt, color=color)
     if output:
         echo(output, nl=False, color=color)

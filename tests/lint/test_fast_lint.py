@@ -80,3 +80,15 @@ def test_the_plain_lint_path_does_not_import_click():
     assert "aw_policy.lint" in imported and "jsonschema" in imported  # the golden example has a YAML layer
     assert not {"click", "aw_policy.cli", "aw_policy.session_layer", "rich"} & imported
     assert "pydantic.plugin._loader" not in imported  # no AST validator is built (ast.Node defer_build)
+
+
+def test_a_closed_stdout_is_no_internal_error():
+    """`awpolicy lint src >&-`: like the click path, the report has nowhere to go and the exit is its own."""
+    outcomes = []
+    for extra in ([], ["--format", "text"]):  # the plain path, then click's
+        result = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "aw_policy", "lint",
+                                 *extra, str(GOLDEN / "src")], capture_output=True, text=True, timeout=60,
+                                check=False)
+        assert "internal error" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+        outcomes.append((result.returncode, result.stderr))
+    assert outcomes[0] == outcomes[1]
