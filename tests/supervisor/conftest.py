@@ -46,7 +46,6 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=why))
 
 
-
 @pytest.fixture(scope="session")
 def bundle_with(tmp_path_factory):
     """The golden sources plus an optional session layer (DSL text), compiled once per text."""
