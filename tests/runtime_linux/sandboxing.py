@@ -176,8 +176,11 @@ def unprivileged_userns() -> str | None:
     p = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", sys.executable,
                         "-c", "import aw_policy, aw_runtime"], capture_output=True, text=True, check=False, cwd="/")
     if p.returncode != 0:
-        return (f"uid {NOBODY} cannot import awpolicy from {sys.executable} (is the venv under a 0700 "
-                f"directory?): {p.stderr.strip()[-200:]}")
+        import aw_policy
+
+        return (f"uid {NOBODY} cannot import awpolicy with {sys.executable} from {Path(aw_policy.__file__).parent}: "
+                "the venv, or the checkout an editable install points to, is under a directory other users "
+                f"cannot enter (mode 0700?): {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ''}")
     return None
 
 
