@@ -10,6 +10,7 @@ The schema guarantees every value's type, so nodes are built with
 
 from __future__ import annotations
 
+import contextlib
 import json
 from functools import lru_cache
 
@@ -36,6 +37,31 @@ def _validator():
     import jsonschema
 
     return jsonschema.Draft202012Validator(policy_schema())
+
+
+@lru_cache(maxsize=1)
+def _fast_check():
+    """The generated acceptance check, or None when it was generated from another schema."""
+    import hashlib
+
+    from aw_policy.lang import policy_schema_check
+
+    schema = resource_path("schemas", "policy.schema.json").read_bytes()
+    if hashlib.sha256(schema).hexdigest() != policy_schema_check.SCHEMA_SHA256:
+        return None
+    return policy_schema_check.validate
+
+
+def schema_errors(data) -> list:
+    """jsonschema's errors for ``data``, most general first; none without importing jsonschema
+    when the generated check accepts the document (it accepts only what jsonschema accepts:
+    tests/foundation/test_yaml_fast_check.py)."""
+    check = _fast_check()
+    if check is not None:
+        with contextlib.suppress(Exception):  # any doubt goes to jsonschema, the authority
+            check(data)
+            return []
+    return sorted(_validator().iter_errors(data), key=lambda e: (len(e.absolute_path), e.message))
 
 
 def _mark_span(path: str, start, end=None) -> Span:
@@ -174,7 +200,7 @@ def parse_yaml(text: str, path: str) -> ast.PolicyFile:
             "AWP011", "a policy document must be a mapping", conv.spans[()],
             hint="start with keys such as 'scope:', 'fs:', 'net:'",
         ))
-    errors = sorted(_validator().iter_errors(data), key=lambda e: (len(e.absolute_path), e.message))
+    errors = schema_errors(data)
     if errors:
         raise PolicyError([_schema_diagnostic(e, conv) for e in errors[:1]])
     return _build(data, conv)
