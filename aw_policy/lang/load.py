@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from aw_policy.diagnostics import Diagnostic, PolicyError, Span, did_you_mean
@@ -64,7 +65,10 @@ def is_yaml(name: str) -> bool:
     return name.endswith(YAML_SUFFIXES)
 
 
+@lru_cache(maxsize=64)
 def parse_text(text: str, display: str, yaml_syntax: bool) -> ast.PolicyFile:
+    """The AST of one source. Cached: the tree is immutable and a pure function of the
+    arguments, and the presets a linted tree of policies includes are the same every time."""
     if not text.strip():
         raise PolicyError(Diagnostic("AWP005", "policy file is empty", Span(display, 1, 1),
                                      hint="add at least a 'scope' line and one rule, or delete the file"))
