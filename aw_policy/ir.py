@@ -28,12 +28,15 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable
 from types import MappingProxyType
 
 from aw_runtime.record import Record
 
 from aw_policy import paths
+
+TYPE_CHECKING = False  # annotations only: importing collections.abc costs a launch 0.3 ms
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 SCOPE_RANK = {"org": 0, "project": 1, "user": 2, "session": 3}
 EFFECT_RANK = {"allow": 0, "prompt": 1, "deny": 2}
@@ -46,6 +49,8 @@ OPERATIONS = tuple(OP_CLASS)
 #: The classes a ``default`` statement sets; debug has no default but the built-in deny.
 CLASSES = ("fs", "net", "signal", "mach")
 RULE_CLASSES = (*CLASSES, "debug")
+#: The operations of each class, in OPERATIONS order.
+CLASS_OPS = {cls: tuple(op for op in OPERATIONS if OP_CLASS[op] == cls) for cls in RULE_CLASSES}
 SIGNAL_TARGETS = ("self", "children", "pgrp", "same-sandbox", "others")
 DEBUG_TARGETS = ("same-sandbox", "others")
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "ip6-localhost"})
@@ -103,12 +108,10 @@ class Rule(Record):
     @staticmethod
     def from_json(data: dict) -> Rule:
         o = data["origin"]
-        return Rule(
-            id=data["id"], op=data["op"], cls=data["class"], effect=data["effect"],
-            kind=data["kind"], pattern=data["pattern"], scope=data["scope"],
-            origin=Origin(o["file"], o["line"], o["col"], data["scope"]),
-            enforce=data["enforce"], audit=data["audit"],
-        )
+        # every field by position: Record's fast path (a launch reads every rule of policy.json)
+        return Rule(data["id"], data["op"], data["class"], data["effect"], data["kind"], data["pattern"],
+                    data["scope"], Origin(o["file"], o["line"], o["col"], data["scope"]),
+                    data["enforce"], data["audit"])
 
 
 class ParamDecl(Record):
@@ -146,6 +149,14 @@ class Policy(Record):
 
     def rule(self, rule_id: str) -> Rule:
         return self._by_id[rule_id]
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    @functools.cached_property
+    def _hash(self) -> int:
+        """Hashed once: bind() looks a policy up in its cache, and hashing one hashes every rule."""
+        return Record.__hash__(self)
 
     @functools.cached_property
     def _by_id(self) -> dict[str, Rule]:
@@ -186,8 +197,9 @@ class Policy(Record):
         def origin(o):
             return None if o is None else Origin(o["file"], o["line"], o["col"], o["scope"])
 
+        rule = Rule.from_json
         return Policy(
-            rules=tuple(Rule.from_json(r) for r in data["rules"]),
+            rules=tuple([rule(r) for r in data["rules"]]),
             params=tuple(ParamDecl(p["name"], p["default"], origin(p["origin"])) for p in data["params"]),
             branches=tuple(
                 BranchSpec(b["name"], b["base"], b["cow"], tuple(b["hide"]), tuple(b["readonly"]),
@@ -377,25 +389,29 @@ class BoundPolicy(Record):
 
 def bind(policy: Policy, params: dict[str, str] | None = None) -> BoundPolicy:
     """Bind parameters: given values override the policy's defaults and the reference ones."""
-    return _bind(policy, tuple(sorted((params or {}).items())))
+    values = policy.param_defaults()
+    values.update(params or {})
+    # keyed by the resolved values: binding again to what a binding resolved to finds it
+    return _bind(policy, tuple(sorted(paths.resolve_params(values).items())))
 
 
 @functools.lru_cache(maxsize=8)
-def _bind(policy: Policy, params: tuple[tuple[str, str], ...]) -> BoundPolicy:
+def _bind(policy: Policy, resolved: tuple[tuple[str, str], ...]) -> BoundPolicy:
     """Every backend binds the same policy to the same reference values: do it once."""
-    values = policy.param_defaults()
-    values.update(params)
-    resolved = paths.resolve_params(values)
+    params = dict(resolved)
     by_op: dict[str, list[tuple[int, BoundRule]]] = {op: [] for op in OPERATIONS}
     for cls in RULE_CLASSES:
-        for op in OPERATIONS:
-            if OP_CLASS[op] == cls:
-                by_op[op].append((-1, bind_rule(builtin_default(cls), resolved)))
+        default = bind_rule(builtin_default(cls), params)
+        for op in CLASS_OPS[cls]:
+            by_op[op].append((-1, default))
     for index, rule in enumerate(policy.rules):
-        bound = bind_rule(rule, resolved)
-        ops = [op for op in OPERATIONS if OP_CLASS[op] == rule.cls] if rule.op == "*" else [rule.op]
-        for op in ops:
+        bound = bind_rule(rule, params)
+        for op in CLASS_OPS.get(rule.cls, ()) if rule.op == "*" else (rule.op,):
             by_op[op].append((index, bound))
+    return _bound_policy(policy, params, by_op)
+
+
+def _bound_policy(policy: Policy, params: dict[str, str], by_op: dict[str, list[tuple[int, BoundRule]]]):
     anchored: dict[str, dict[str, list]] = {}
     unanchored: dict[str, list] = {}
     for op, entries in by_op.items():
@@ -405,9 +421,20 @@ def _bind(policy: Policy, params: tuple[tuple[str, str], ...]) -> BoundPolicy:
                 unanchored.setdefault(op, []).append(entry)
             else:
                 anchored.setdefault(op, {}).setdefault(anchor, []).append(entry)
-    return BoundPolicy(policy, resolved, {op: tuple(v) for op, v in by_op.items()},
+    return BoundPolicy(policy, params, {op: tuple(v) for op, v in by_op.items()},
                        {op: {a: tuple(v) for a, v in d.items()} for op, d in anchored.items()},
                        {op: tuple(v) for op, v in unanchored.items()})
+
+
+def restrict(bound: BoundPolicy, keep) -> BoundPolicy:
+    """``bind()`` of the policy reduced to the rules for which ``keep(rule)`` is true, to the same values:
+    made from ``bound``, without binding any rule again."""
+    kept = [(i, r) for i, r in enumerate(bound.policy.rules) if keep(r)]
+    renumbered = {old: new for new, (old, _) in enumerate(kept)}
+    renumbered[-1] = -1  # the class defaults
+    by_op = {op: [(renumbered[i], b) for i, b in entries if i in renumbered]
+             for op, entries in bound.by_op.items()}
+    return _bound_policy(bound.policy.replace(rules=tuple(r for _, r in kept)), bound.params, by_op)
 
 
 def _ancestors(path: str) -> list[str]:
@@ -420,20 +447,25 @@ def _ancestors(path: str) -> list[str]:
     return out
 
 
-def _candidates(bound: BoundPolicy, request: Request):
-    index = bound.anchored.get(request.op)
-    if not index or not request.object.startswith("/"):
-        return bound.by_op[request.op]
-    found = list(bound.unanchored.get(request.op, ()))
-    for ancestor in _ancestors(request.object):
-        found.extend(index.get(ancestor, ()))
+def _candidates(bound: BoundPolicy, op: str, obj: str):
+    index = bound.anchored.get(op)
+    if not index or not obj.startswith("/"):
+        return bound.by_op[op]
+    found = list(bound.unanchored.get(op, ()))
+    for ancestor in _ancestors(obj):
+        found += index.get(ancestor, ())
     return found
+
+
+def _first(entry: tuple) -> tuple:
+    return entry[0]
 
 
 def ranked_matches(bound: BoundPolicy, request: Request) -> list[BoundRule]:
     """Every rule matching the request, best first."""
-    hits = [(b.key(i), b) for i, b in _candidates(bound, request) if b.matcher(request.object)]
-    hits.sort(key=lambda kb: kb[0], reverse=True)
+    obj = request.object
+    hits = [(b.key(i), b) for i, b in _candidates(bound, request.op, obj) if b.matcher(obj)]
+    hits.sort(key=_first, reverse=True)
     return [b for _, b in hits]
 
 
@@ -442,7 +474,13 @@ def decide(policy: Policy | BoundPolicy, request: Request, params: dict[str, str
     bound = policy if isinstance(policy, BoundPolicy) else bind(policy, params)
     ranked = ranked_matches(bound, request)
     winner = ranked[0].rule
-    return Decision(winner.effect, winner, tuple(b.rule for b in ranked[1:]), request)
+    return Decision(winner.effect, winner, tuple([b.rule for b in ranked[1:]]), request)
+
+
+def winning_rule(bound: BoundPolicy, op: str, obj: str) -> Rule:
+    """``decide(bound, Request(op, obj)).rule`` (its effect is the decision's), without ranking the
+    rules it beat: the best of ranked_matches is the maximum of the same keys."""
+    return max([(b.key(i), b) for i, b in _candidates(bound, op, obj) if b.matcher(obj)], key=_first)[1].rule
 
 
 def precedence_order(bound: BoundPolicy, rules: Iterable[Rule] | None = None) -> list[str]:

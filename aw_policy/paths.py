@@ -271,16 +271,22 @@ def normalize_request_path(path: str) -> str:
 
 
 class PathIndex:
-    """Items keyed by absolute path, asked for those at, above or below a path in O(log n + hits).
+    """Items keyed by absolute path, asked for those at, above or below a path in O(depth + hits).
 
-    Paths below ``p`` are ``p + "/..."``: one contiguous run of the sorted keys.
+    Every key is also filed, in sorted order, under each of its prefixes that a ``/`` follows (the
+    root's is ""), so the keys below ``p`` (those starting with ``p + "/"``) are one lookup.
     """
 
     def __init__(self, items):
         self._at: dict[str, list] = {}
         for path, item in items:
             self._at.setdefault(path, []).append(item)
-        self._keys = sorted(self._at)
+        self._below: dict[str, list[str]] = {}
+        for key in sorted(self._at):
+            slash = key.find("/") if key != "/" else -1
+            while slash >= 0:
+                self._below.setdefault(key[:slash], []).append(key)
+                slash = key.find("/", slash + 1)
 
     def above_or_at(self, path: str) -> list:
         out, current = list(self._at.get("/", ())), ""
@@ -291,15 +297,9 @@ class PathIndex:
         return out
 
     def below(self, path: str) -> list:
-        import bisect
-
-        start = "/" if path == "/" else path.rstrip("/") + "/"
         out = []
-        for key in self._keys[bisect.bisect_left(self._keys, start):]:
-            if not key.startswith(start):
-                break
-            if key != "/":
-                out.extend(self._at[key])
+        for key in self._below.get(path.rstrip("/"), ()):
+            out.extend(self._at[key])
         return out
 
     def related(self, path: str) -> list:

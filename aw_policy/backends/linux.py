@@ -80,28 +80,31 @@ class _Fs:
     ``supervised``: a supervisor asks for ``prompt`` rules (fanotify on Linux), so the
     sandbox must let those requests reach it: prompt counts as allow here."""
 
-    def __init__(self, policy: ir.Policy, params: dict[str, str], supervised: bool = False):
-        plain = ir.Policy(rules=tuple(r for r in policy.rules if r.kind != "glob"), params=policy.params)
-        self.bound = ir.bind(plain, params)
-        self.params = self.bound.params
+    def __init__(self, bound: ir.BoundPolicy, supervised: bool = False):
+        self.bound = ir.restrict(bound, lambda rule: rule.kind != "glob")
+        self.params = bound.params
         self.passing = ("allow", "prompt") if supervised else ("allow",)
-        self._decided: dict[tuple[str, str], ir.Decision] = {}
+        self._decided: dict[tuple[str, str], ir.Rule] = {}
+        self._paths: dict[tuple[str, str], str] = {}
 
     def path(self, kind: str, pattern: str) -> str:
-        return paths.bind_path(kind, pattern, self.params).text
+        if (kind, pattern) not in self._paths:
+            self._paths[(kind, pattern)] = paths.bind_path(kind, pattern, self.params).text
+        return self._paths[(kind, pattern)]
 
-    def decide(self, op: str, path: str) -> ir.Decision:
-        """ir.decide, once per request: a rule root is asked about for each of its rules."""
+    def decide(self, op: str, path: str) -> ir.Rule:
+        """The rule ir.decide picks (its effect is the decision), once per request: a rule root is
+        asked about for each of its rules."""
         if (op, path) not in self._decided:
-            self._decided[(op, path)] = ir.decide(self.bound, ir.Request(op, path))
+            self._decided[(op, path)] = ir.winning_rule(self.bound, op, path)
         return self._decided[(op, path)]
 
     def winner(self, op: str, path: str, subtree: bool) -> ir.Rule:
         """The rule that denies ``op`` at ``path`` (or, for a subtree, below it)."""
-        d = self.decide(op, path)
-        if d.effect in self.passing and subtree:
-            d = self.decide(op, _child(path))
-        return d.rule
+        rule = self.decide(op, path)
+        if rule.effect in self.passing and subtree:
+            rule = self.decide(op, _child(path))
+        return rule
 
     def allows(self, op: str, path: str, subtree: bool) -> bool:
         if self.decide(op, path).effect not in self.passing:
@@ -113,8 +116,8 @@ def _fs_rules(policy: ir.Policy, op: str):
     return [r for r in policy.rules if r.cls == "fs" and r.kind != "default" and r.op in (op, "*")]
 
 
-def _filesystem(policy: ir.Policy, params: dict[str, str], supervised: bool = False):
-    fs = _Fs(policy, params, supervised)
+def _filesystem(policy: ir.Policy, bound: ir.BoundPolicy, supervised: bool = False):
+    fs = _Fs(bound, supervised)
     grants: dict[tuple[str, str], dict] = {}
     masks: dict[tuple[str, str], dict] = {}
     narrowed: list[dict] = []
@@ -302,9 +305,8 @@ def plan_document(policy: ir.Policy, params: dict[str, str], *, supervised: bool
     supervisor (fanotify) instead of refusing; the session dies with the supervisor."""
     values = policy.param_defaults()
     values.update(params)
-    resolved = paths.resolve_params(values)
-    grants, masks, glob_masks, unenforced, narrowed = _filesystem(policy, resolved, supervised)
-    bound = ir.bind(policy, resolved)
+    bound = ir.bind(policy, paths.resolve_params(values))
+    grants, masks, glob_masks, unenforced, narrowed = _filesystem(policy, bound, supervised)
     network, net_unenforced, net_narrowed, port_needs = _network(policy, bound)
     scopes, sig_unenforced, scope_needs = _signals(bound)
     debug, debug_narrowed = _debug(bound)

@@ -180,11 +180,24 @@ def test_winner_is_the_maximum_of_every_match(layers, request):
     req = ir.normalize_request(*request)
     decision = ir.decide(bound, req)
     ranked = ir.ranked_matches(bound, req)
-    assert decision.rule == ranked[0].rule
+    assert decision.rule == ranked[0].rule == ir.winning_rule(bound, req.op, req.object)
     assert all(m.matcher(req.object) for m in ranked)
     index = {r.id: i for i, r in enumerate(policy.rules)}
     keys = [m.key(index.get(m.rule.id, -1)) for m in ranked]
     assert keys == sorted(keys, reverse=True)
+
+
+@FAST
+@given(layered_policy(), requests, st.sampled_from(["glob", "literal", "subtree", "default"]))
+def test_a_restricted_binding_decides_as_the_policy_without_those_rules(layers, request, kind):
+    policy = policy_from_texts(*layers)
+    restricted = ir.restrict(ir.bind(policy, PARAMS), lambda rule: rule.kind != kind)
+    rules = tuple(r for r in policy.rules if r.kind != kind)
+    without = ir.bind(ir.Policy(rules=rules, params=policy.params), PARAMS)
+    req = ir.normalize_request(*request)
+    assert restricted.policy.rules == without.policy.rules and restricted.params == without.params
+    assert ir.decide(restricted, req) == ir.decide(without, req)
+    assert ir.precedence_order(restricted) == ir.precedence_order(without)
 
 
 @given(st.lists(st.sampled_from(["a", "b.c", "*", "?", "**", "x*y", ".", "", "${W}", "${R}"]), min_size=1,

@@ -316,3 +316,35 @@ def test_kernel_never_allows_what_decide_denies(case):
         _check_sound(policy, doc, plan, box.params, existed, lambda op, p: seen.get((op, p)) == "ok")
     finally:
         shutil.rmtree(box.root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- resolving paths
+
+
+LINK_TARGETS = ["d", "d/e", "../d", "f", "missing", "/", "loop", "l1", "..", ".", "d/../f", "l2/e"]
+
+
+@settings(max_examples=EXAMPLES * 3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(["l1", "l2", "loop", "d/l3", "d/e/l4"]),
+                       st.sampled_from(LINK_TARGETS)),
+       st.lists(st.lists(st.sampled_from(["d", "e", "f", "l1", "l2", "loop", "l3", "l4", "x", "..", "."]),
+                         max_size=5), max_size=12))
+def test_bind_resolves_paths_as_realpath_does(links, queries):
+    """bind_plan's memoized realpath (each directory resolved once) gives os.path.realpath's answers:
+    symlinks absolute and relative, to files, dangling, in loops, on paths that do not exist."""
+    from aw_runtime.linux.bind import _Binder
+
+    box = make_sandbox()
+    try:
+        root = str(box.ws)
+        os.makedirs(os.path.join(root, "d", "e"))
+        open(os.path.join(root, "f"), "w").close()
+        for link, target in links.items():
+            os.symlink(target if target != "/" else root, os.path.join(root, link))
+        binder = _Binder({})
+        for parts in queries + [["d", "e"], []]:
+            path = os.path.join(root, *parts)
+            assert binder.real(path) == os.path.realpath(path), path
+            assert binder.real(path) == os.path.realpath(path), path  # memoized
+    finally:
+        shutil.rmtree(box.root, ignore_errors=True)
