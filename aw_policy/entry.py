@@ -15,10 +15,7 @@ click and runs the lint command's body directly
 from __future__ import annotations
 
 import os
-import re
 import sys
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def parse_plain_run(args: list[str]):
@@ -45,7 +42,7 @@ def parse_plain_run(args: list[str]):
             i += 1
         if arg == "--param" and value is not None:
             name, sep, bound = value.partition("=")
-            if not sep or not _NAME.fullmatch(name):
+            if not sep or not (name.isascii() and name.isidentifier()):  # [A-Za-z_][A-Za-z0-9_]*
                 return None
             params[name] = bound
         elif arg == "--key" and value is not None:

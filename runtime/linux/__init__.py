@@ -57,7 +57,6 @@ def __getattr__(name):
     mod = _LAZY.get(name)
     if mod is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+    value = getattr(__import__(f"{__name__}.{mod}", fromlist=[name]), name)  # no importlib to import
     globals()[name] = value
     return value

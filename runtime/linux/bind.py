@@ -26,7 +26,6 @@ document that does not hold (the launcher renders a fresh one with
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 from aw_policy import paths
@@ -63,6 +62,25 @@ def _field(doc: dict, key: str, kind):
 class _Binder:
     def __init__(self, params: dict[str, str]):
         self.params = params
+        self._real = {"/": "/"}
+
+    def real(self, path: str) -> str:
+        """``os.path.realpath(path)``, resolving each directory once: a plan's grants and carve-outs
+        share most of their ancestors, and realpath looks at every component of every path again.
+
+        ``path/name`` resolves to the real path of ``path`` joined with ``name``, resolved again
+        only when that is a symlink: what realpath does, component by component."""
+        real = self._real.get(path)
+        if real is None:
+            if not path.startswith("/") or path.startswith("//") or os.path.normpath(path) != path \
+                    or "\0" in path:
+                return os.path.realpath(path)  # not absolute and normalized: realpath does it all
+            parent, _, name = path.rpartition("/")
+            real = os.path.join(self.real(parent or "/"), name)
+            if os.path.islink(real):
+                real = os.path.realpath(real)
+            self._real[path] = real
+        return real
 
     def path(self, text, what: str) -> str:
         if not isinstance(text, str):
@@ -199,9 +217,9 @@ def _branch(bd, b: _Binder, on_exit_override):
     """The copy-on-write Branch, or (no copy-on-write) the masks its entries become, or None."""
     if bd is None:
         return None
-    base = os.path.realpath(b.path(bd["base"], "branch base"))
-    hide = tuple(os.path.realpath(b.path(p, "branch hide")) for p in bd["hide"])
-    readonly = tuple(os.path.realpath(b.path(p, "branch readonly")) for p in bd["readonly"])
+    base = b.real(b.path(bd["base"], "branch base"))
+    hide = tuple(b.real(b.path(p, "branch hide")) for p in bd["hide"])
+    readonly = tuple(b.real(b.path(p, "branch readonly")) for p in bd["readonly"])
     on_exit = on_exit_override or bd["on_exit"]
     if on_exit not in ("keep", "discard"):
         raise PlanError(f"branch on_exit must be keep or discard, got {on_exit!r}")
@@ -209,7 +227,10 @@ def _branch(bd, b: _Binder, on_exit_override):
         return [Mask(p, "hide") for p in hide] + [Mask(p, "readonly") for p in readonly]
     upper = None  # discard: a private temporary upper layer, made at launch
     if on_exit == "keep":
-        key = hashlib.sha256(base.encode()).hexdigest()[:12]
+        from aw_runtime.verify import sha256_for
+
+        name = base.encode()
+        key = sha256_for(len(name))(name).hexdigest()[:12]
         upper = os.path.join(b.path(bd["upper_store"], "branch store"), f"{bd['name']}-{key}")
     return Branch(base=base, upper=upper, hide=hide, readonly=readonly, on_exit=on_exit)
 
@@ -252,27 +273,27 @@ def _bind(doc, b: _Binder, *, env, cwd, best_effort, branch_on_exit) -> LinuxPla
     # so a symlinked grant root or carve-out cannot slip past the containment test.
     grants: dict[str, set[str]] = {}
     for g in _field(doc, "fs", list):
-        path = os.path.realpath(b.path(g["path"], "fs grant"))
+        path = b.real(b.path(g["path"], "fs grant"))
         if g["kind"] == "literal" and (os.path.isdir(path) or not os.path.exists(path)):
             continue  # on a directory (or one made later) Landlock would grant everything below it
         grants.setdefault(path, set()).update(g["access"])
 
     carve: dict[str, set[str]] = {}  # real path -> denied operations
     for m in _field(doc, "masks", list):
-        carve.setdefault(os.path.realpath(b.path(m["path"], "mask")), set()).update(_ops(m["deny"], m["path"]))
+        carve.setdefault(b.real(b.path(m["path"], "mask")), set()).update(_ops(m["deny"], m["path"]))
     for gm in doc.get("glob_masks", []):
         ops = _ops(gm["deny"], gm["pattern"])
         try:
             bound = paths.bind_path("glob", gm["pattern"], b.params)
         except paths.PathError as exc:
             raise PlanError(f"linux.json: glob {gm['pattern']!r}: {exc}") from None
-        top = os.path.realpath(_glob_top(bound))
+        top = b.real(_glob_top(bound))
         if not any(op in access and (_under(top, root) or _under(root, top))
                    for root, access in grants.items() for op in ops):
             continue  # the glob reaches no grant: Landlock denies all of it already
         found, complete = _glob_matches(bound)
         for p in found:
-            carve.setdefault(os.path.realpath(p), set()).update(gm["deny"])
+            carve.setdefault(b.real(p), set()).update(gm["deny"])
         if not complete:
             reasons.append(f"rule {', '.join(gm['rules'])}: glob {gm['pattern']!r} has more than "
                            f"{GLOB_WALK_LIMIT} candidate paths; only part of them were carved out")
@@ -282,9 +303,9 @@ def _bind(doc, b: _Binder, *, env, cwd, best_effort, branch_on_exit) -> LinuxPla
     masks: dict[tuple[str, str], bool] = {}  # (path, mode) -> placeholder
     holes: dict[str, list[str]] = {}  # op -> paths that must be split out of grants
     for path, ops in sorted(carve.items()):
+        above = [grants[a] for a in _self_and_ancestors(path) if a in grants]  # the grants covering it
         for op in sorted(ops):
-            covering = [root for root, access in grants.items() if op in access and _under(path, root)]
-            if not covering:
+            if not any(op in access for access in above):
                 continue  # not granted anywhere: Landlock already denies it
             if os.path.lexists(path):
                 masks[(path, MASK_FOR[op])] = False

@@ -236,7 +236,10 @@ def _mount_points() -> set[bytes]:
     with open("/proc/self/mountinfo", "rb") as f:
         lines = f.read().splitlines()
     # field 5 is the mount point, with space, tab, newline and backslash written as \ooo
-    return {re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), line.split(b" ")[4]) for line in lines}
+    points = {line.split(b" ")[4] for line in lines}
+    if not any(b"\\" in p for p in points):  # the usual case: no regular expression to compile
+        return points
+    return {re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), p) for p in points}
 
 
 def check_landed(targets: list[str]) -> None:

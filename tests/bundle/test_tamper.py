@@ -341,3 +341,47 @@ def test_verification_imports_only_the_standard_library(bundle, signed, keys):
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["[]", "False", "True"]
+
+
+# --------------------------------------------------------------------------- the manifest's fields
+
+
+def test_field_checks_are_the_regular_expressions_they_replace():
+    """verify compiles no regular expression at launch; its set tests accept exactly what these did."""
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    safe_path = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*(?:/[A-Za-z0-9_][A-Za-z0-9._-]*)*")
+    sha256 = re.compile(r"[0-9a-f]{64}")
+    bundle_format = re.compile(re.escape(v.FORMAT_NAME) + r"/([0-9]{1,6})")
+    text = st.text(st.sampled_from("aZ09_.-/\\ é٣\n"), max_size=12)
+
+    @settings(max_examples=2000, deadline=None)
+    @given(text, st.text(st.sampled_from("0123456789abcdefAg é٣"), min_size=62, max_size=66),
+           st.sampled_from(["awpolicy.bundle/", "awpolicy.bundle", "awpolicyXbundle/", "x"]),
+           st.text(st.sampled_from("0123/a ٣¹"), max_size=8))
+    def check(path, digest, prefix, version):
+        assert v._safe_path(path) == bool(safe_path.fullmatch(path)), path
+        assert (len(digest) == 64 and v._HEX.issuperset(digest)) == bool(sha256.fullmatch(digest)), digest
+        found = prefix + version
+        manifest = {"format": found}
+        m = bundle_format.fullmatch(found)
+        if m is None:
+            with pytest.raises(BundleError) as info:
+                v._check_format(manifest, "m")
+            assert "unknown bundle format" in info.value.message
+        elif int(m.group(1)) == v.FORMAT_VERSION:
+            v._check_format(manifest, "m")
+        else:
+            with pytest.raises(BundleError):
+                v._check_format(manifest, "m")
+
+    check()
+
+
+def test_sha256_is_hashlibs_whichever_implementation_hashes():
+    data = os.urandom(3000)
+    assert v.sha256_for(len(data))(data).hexdigest() == hashlib.sha256(data).hexdigest()
+    assert v.sha256_for(v.BUILTIN_SHA256_MAX_BYTES + 1) is hashlib.sha256

@@ -47,3 +47,19 @@ def test_credential_patterns():
         assert looks_like_credential(name), name
     for name in ("PATH", "TOKENIZERS_PARALLELISM", "LANG", "TERM"):
         assert not looks_like_credential(name), name
+
+
+def test_name_patterns_match_as_fnmatch_does():
+    from fnmatch import fnmatchcase
+
+    from aw_runtime.envfilter import CREDENTIAL_PATTERNS, _default_pass
+
+    names = ["", "AWS", "AWS_", "AWS_X", "XAWS_X", "GITHUB_TOKEN", "GITHUB_TOKENS", "A_GITHUB_TOKEN",
+             "_API_KEY", "X_API_KEY", "X_API_KEY_2", "X_SECRET", "X_SECRETS_Y", "SECRET", "_SECRET",
+             "A\n_SECRET\nB", "LC_", "LC_ALL", "lc_all", "XLC_ALL", "ß_TOKEN", "x_token", "PATH",
+             "GOOGLE_APPLICATION_CREDENTIALS", "MY_CREDENTIALS_FILE", "A_PRIVATE_KEY_PATH", "DB_PASSWD",
+             "SSH_AUTH_SOCK", "SSH_AUTH_SOCKET"]
+    for name in names:
+        credential = any(fnmatchcase(name.upper(), p) for p in CREDENTIAL_PATTERNS)
+        assert looks_like_credential(name) == credential, name
+        assert _default_pass(name) == (name in {"PATH"} or fnmatchcase(name, "LC_*")), name
