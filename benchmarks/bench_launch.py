@@ -29,6 +29,10 @@ round (so a busy machine slows every variant alike), median and minimum:
    run (a fixed cost: a suite of a few seconds shows it as percents) plus
    whatever Landlock, seccomp and the namespaces add per system call.
 
+``awpolicy`` is a copy installed the way users install it (``pip install .``
+into a fresh venv, see ``report.installed_awpolicy``) and started through its
+console script; ``--dev`` measures this development venv's instead.
+
 Targets (issue 6): launch within 3x of bwrap; the workload within 2%.
 Exit status 1 when a figure misses its target.
 """
@@ -47,11 +51,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from report import Figure, emit
+from report import Figure, emit, installed_awpolicy, interleaved
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN_SOURCES = [REPO / "golden" / "agent-worktree" / "src" / n for n in ("org.awp", "project.awp", "user.awp.yaml")]
-PY = sys.executable
+PY = sys.executable  # runs the workload's pytest (this venv has the test extras)
+#: The copy of awpolicy measured, and its interpreter: set by main() (installed, or --dev).
+AWPOLICY = str(Path(sys.executable).with_name("awpolicy"))
+RUN_PY = sys.executable
 
 
 def ensure_bwrap() -> str | None:
@@ -87,25 +94,6 @@ def plain_policy(path: Path) -> Path:
     return path
 
 
-def timed(argv, cwd, env) -> float:
-    start = time.perf_counter()
-    result = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        raise SystemExit(f"{argv[:6]}... failed ({result.returncode}): {result.stderr.decode()[-400:]}")
-    return elapsed
-
-
-def interleaved(variants: dict, rounds: int, cwd, env) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for name, argv in variants.items():  # warm-up: page cache, .pyc files
-        timed(argv, cwd, env)
-    for _ in range(rounds):
-        for name, argv in variants.items():
-            times[name].append(timed(argv, cwd, env))
-    return times
-
-
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.1f} ms"
 
@@ -114,10 +102,10 @@ BWRAP = "bwrap (pid,ipc,net ns; ro /; /proc; /dev; tmpfs; ws rw)"
 
 
 def launch_table(bwrap, golden, plain, ws, env, rounds, verbose: bool) -> list[Figure]:
-    run = [PY, "-m", "aw_policy", "run"]
+    run = [AWPOLICY, "run"]
     variants = {
         "bare /bin/true": ["/bin/true"],
-        "python -c pass": [PY, "-c", "pass"],
+        "python -c pass": [RUN_PY, "-c", "pass"],
     }
     if bwrap:
         variants[BWRAP] = [
@@ -130,7 +118,7 @@ def launch_table(bwrap, golden, plain, ws, env, rounds, verbose: bool) -> list[F
     # the same launch from a program that calls run_bundle and exits normally (so, unlike aw_policy.entry,
     # it pays for the interpreter's teardown)
     variants["runtime only (run_bundle, no CLI), plain policy"] = [
-        PY, "-c", ("import sys; from aw_runtime.launcher import RunRequest, run_bundle; "
+        RUN_PY, "-c", ("import sys; from aw_runtime.launcher import RunRequest, run_bundle; "
                    f"sys.exit(run_bundle(RunRequest(bundle={str(plain)!r}, argv=('/bin/true',))))")]
     times = interleaved(variants, rounds, ws, env)
     medians = {name: statistics.median(xs) for name, xs in times.items()}
@@ -181,7 +169,7 @@ os._exit(status)
 def one_run(bundle: Path, ws: Path, env: dict) -> tuple[float, list[tuple[str, float]]]:
     """Wall time of one fresh `awpolicy run`-like process and its steps (seconds since the previous one)."""
     start = time.perf_counter()
-    result = subprocess.run([PY, "-c", ONE_RUN, str(bundle)], cwd=ws, env=env, capture_output=True, text=True,
+    result = subprocess.run([RUN_PY, "-c", ONE_RUN, str(bundle)], cwd=ws, env=env, capture_output=True, text=True,
                             check=False)
     wall = time.perf_counter() - start
     doc = json.loads(result.stdout) if result.returncode == 0 else None
@@ -197,7 +185,7 @@ def one_run(bundle: Path, ws: Path, env: dict) -> tuple[float, list[tuple[str, f
 def breakdown(bundles: dict[str, Path], ws: Path, env: dict, rounds: int, verbose: bool) -> list[Figure]:
     """Where one `awpolicy run` goes, per bundle: each step measured in fresh processes (so the
     imports a step triggers and its cold caches count, as in a real launch), medians of ``rounds``."""
-    py = statistics.median(interleaved({"python": [PY, "-c", "pass"]}, rounds, ws, env)["python"])
+    py = statistics.median(interleaved({"python": [RUN_PY, "-c", "pass"]}, rounds, ws, env)["python"])
     walls: dict[str, list[float]] = {name: [] for name in bundles}
     rests: dict[str, list[float]] = {name: [] for name in bundles}  # wall time minus the steps, per run
     runs: dict[str, list[float]] = {name: [] for name in bundles}  # run_bundle's steps, summed per run
@@ -249,7 +237,7 @@ def pytest_summary(text: str) -> str:
 def workload(plain: Path, suite: list[str], rounds: int, env: dict, verbose: bool) -> list[Figure]:
     env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
     bare = [PY, "-m", "pytest", "-q", "-p", "no:randomly", *suite]
-    sandboxed = [PY, "-m", "aw_policy", "run", "--param", f"WORKSPACE={REPO}", str(plain), "--", *bare]
+    sandboxed = [AWPOLICY, "run", "--param", f"WORKSPACE={REPO}", str(plain), "--", *bare]
     summaries = {}
     for name, argv in (("bare", bare), ("sandboxed", sandboxed)):
         result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
@@ -292,6 +280,8 @@ def main() -> int:
     ap.add_argument("--suite-rounds", type=int, default=3)
     ap.add_argument("--no-suite", action="store_true")
     ap.add_argument("--json", action="store_true", help="print one JSON document (see benchmarks/report.py)")
+    ap.add_argument("--dev", action="store_true",
+                    help="measure this development venv's awpolicy (an editable install), not an installed copy")
     args = ap.parse_args()
     if not sys.platform.startswith("linux"):
         raise SystemExit("this benchmark measures the Linux runtime")
@@ -299,6 +289,12 @@ def main() -> int:
     bwrap = ensure_bwrap()
     root = Path(tempfile.mkdtemp(prefix="awpolicy-bench-"))
     try:
+        global AWPOLICY, RUN_PY
+        if not args.dev:
+            AWPOLICY = installed_awpolicy(root)
+            RUN_PY = str(Path(AWPOLICY).with_name("python"))
+        elif not Path(AWPOLICY).exists():
+            AWPOLICY = shutil.which("awpolicy") or AWPOLICY
         home, ws, tmp = root / "home", root / "ws", root / "tmp"
         for d in (home, ws, tmp):
             d.mkdir()
@@ -310,7 +306,8 @@ def main() -> int:
         verbose = not args.json
         if verbose:
             print(f"machine: {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}; kernel {os.uname().release}; "
-                  f"python {sys.version.split()[0]}; bwrap {'absent' if not bwrap else bwrap}")
+                  f"python {sys.version.split()[0]}; bwrap {'absent' if not bwrap else bwrap}; "
+                  f"awpolicy {AWPOLICY}")
         figures = launch_table(bwrap, golden, plain, ws, env, args.rounds, verbose)
         figures += breakdown({"golden": golden, "plain": plain}, ws, env, max(5, args.rounds // 2), verbose)
         if not args.no_suite:

@@ -37,6 +37,52 @@ def median_ms(fn, runs: int = 5) -> float:
     return statistics.median(times)
 
 
+def timed(argv, cwd=None, env=None) -> float:
+    """Wall time in seconds of one process; a failing one stops the benchmark with its stderr."""
+    import subprocess
+
+    start = time.perf_counter()
+    result = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{argv[:6]}... failed ({result.returncode}): {result.stderr.decode()[-400:]}")
+    return elapsed
+
+
+def interleaved(variants: dict, rounds: int, cwd=None, env=None) -> dict[str, list[float]]:
+    """Run each variant (name -> argv) once per round, round after round, after one warm-up run
+    each (page cache, .pyc files): a busy moment of the machine slows every variant alike."""
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for argv in variants.values():
+        timed(argv, cwd, env)
+    for _ in range(rounds):
+        for name, argv in variants.items():
+            times[name].append(timed(argv, cwd, env))
+    return times
+
+
+def installed_awpolicy(directory) -> str:
+    """``awpolicy`` as users install it: ``pip install REPO`` (not editable, bytecode compiled by
+    pip) into a fresh venv under ``directory``; returns the executable's path.
+
+    A checkout installed with ``pip install -e`` (this development venv, CI) adds an import
+    hook to every interpreter start (``pathlib``, ``importlib.util``: about 10 ms here) that
+    an installed copy does not pay, so cold starts are measured on an installed copy."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    venv = Path(directory) / "installed-venv"
+    print(f"installing awpolicy into {venv} (pip install {repo}) ...", file=sys.stderr, flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(repo)], capture_output=True, text=True,
+                         check=False, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    if pip.returncode != 0:
+        raise SystemExit(f"pip install {repo} failed:\n{pip.stdout}{pip.stderr}")
+    return str(venv / "bin" / "awpolicy")
+
+
 def machine() -> str:
     import os
 
