@@ -82,3 +82,14 @@ def mutate_text(data, text: str, tokens: list[str]) -> str:
             piece = data.draw(st.one_of(st.sampled_from(tokens), st.text(max_size=8)), label="piece")
             text = text[:i] + piece + (text[i:] if action == "insert" else text[j:])
     return text
+
+
+def json_paths(value, prefix: tuple = ()):
+    """Every place in a JSON-like value, as the tuple of keys and indexes that reaches it (root first)."""
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from json_paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from json_paths(item, (*prefix, i))

@@ -16,6 +16,7 @@ import json
 import jsonschema
 import pytest
 import yaml
+from fuzz_helpers import json_paths
 from helpers import GOLDEN_SOURCES
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
@@ -74,16 +75,6 @@ VALUES = st.recursive(
 )
 
 
-def _paths(node, where=()):
-    yield where
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _paths(value, (*where, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _paths(value, (*where, i))
-
-
 def _get(node, where):
     for step in where:
         node = node[step]
@@ -94,7 +85,7 @@ def _get(node, where):
 def documents(draw):
     doc = json.loads(json.dumps(draw(st.sampled_from(SEEDS)), default=str))
     for _ in range(draw(st.integers(1, 3))):
-        where = draw(st.sampled_from(list(_paths(doc))))
+        where = draw(st.sampled_from(list(json_paths(doc))))
         target = _get(doc, where)
         edit = draw(st.sampled_from(["replace", "drop", "add", "repeat"]))
         if edit == "replace" and where:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from aw_runtime.verify import BundleError, verify_bundle
-from fuzz_helpers import check_rejection, fuzz_settings, time_bound
+from fuzz_helpers import check_rejection, fuzz_settings, json_paths, time_bound
 from hypothesis import given
 from hypothesis import strategies as st
 from integrity_helpers import compile_golden, golden_artifacts
@@ -90,16 +90,6 @@ def test_byte_level_mutations(pristine, name, data):
         shutil.rmtree(bundle.parent, ignore_errors=True)
 
 
-def _paths(value, prefix=()):
-    yield prefix
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _paths(v, (*prefix, i))
-
-
 @fuzz_settings(150)
 @given(data=st.data())
 def test_manifest_value_mutations(pristine, data):
@@ -108,7 +98,7 @@ def test_manifest_value_mutations(pristine, data):
     try:
         manifest = json.loads((bundle / "manifest.json").read_bytes())
         for _ in range(data.draw(st.integers(1, 3), label="edits")):
-            where = data.draw(st.sampled_from(list(_paths(manifest))), label="where")
+            where = data.draw(st.sampled_from(list(json_paths(manifest))), label="where")
             if not where:
                 manifest = data.draw(json_values, label="document")
                 break
