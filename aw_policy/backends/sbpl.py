@@ -180,11 +180,32 @@ class SbplRule:
 _ERE_ESCAPES = {ord(c): "\\" + c for c in ERE_SPECIAL}
 
 
+#: The last code point with a decomposition (U+2FA1D, in CJK Compatibility Ideographs Supplement):
+#: the scan stops there (tests/sbpl_backend/test_backend.py checks it for this Python's Unicode).
+LAST_DECOMPOSABLE = 0x2FA1D
+
+
+@functools.lru_cache(maxsize=1)
+def _singletons() -> dict[str, tuple[str, ...]]:
+    """Characters that normalization replaces by one other character (U+212A KELVIN SIGN -> K,
+    U+212B ANGSTROM SIGN -> \u00c5, the CJK compatibility ideographs), keyed by what they become.
+    NFC has already replaced them in a pattern, but a process may open a path spelt with them,
+    and APFS takes it for the same name."""
+    out: dict[str, list[str]] = {}
+    for cp in range(0x80, LAST_DECOMPOSABLE + 1):
+        decomposition = unicodedata.decomposition(chr(cp))
+        if decomposition and " " not in decomposition and not decomposition.startswith("<"):
+            out.setdefault(unicodedata.normalize("NFC", chr(cp)), []).append(chr(cp))
+    return {target: tuple(sources) for target, sources in out.items()}
+
+
 def _fold(c: str) -> str:
-    """Every spelling APFS takes for the character ``c``: both cases, composed and decomposed."""
+    """Every spelling APFS takes for the character ``c``: both cases, composed and decomposed,
+    and the characters normalization turns into one of those."""
     cases = [v for v in (c.lower(), c.upper()) if len(v) == 1] or [c]
     if c not in cases:
         cases.append(c)
+    cases += [s for v in cases for s in _singletons().get(v, ())]
     spellings = list(dict.fromkeys(cases + [unicodedata.normalize("NFD", v) for v in cases]))
     if len(spellings) == 1:
         return c

@@ -56,6 +56,17 @@ def test_a_deny_holds_for_composed_and_decomposed_spellings(spelling):
     assert sbpl_allows(CAFE, "file-read-data", path="/Users/agent/Cafe/menu.txt")  # a different name
 
 
+KUBE = policy_from_texts(
+    ("org", 'fs { enforce deny read "~/.kube" "~/A\U0002f800" }\n'), ("user", 'fs { allow read "~" }\n'))
+
+
+@pytest.mark.parametrize("spelling", [".\u212aube", ".\u212aUBE", "A\U0002f800", "a\u4e3d"])
+def test_a_deny_holds_for_characters_normalization_replaces(spelling):
+    # U+212A KELVIN SIGN normalizes to K, U+2F800 to U+4E3D: APFS takes either spelling for the name
+    assert not sbpl_allows(KUBE, "file-read-data", path=f"/Users/agent/{spelling}/config")
+    assert sbpl_allows(KUBE, "file-read-data", path="/Users/agent/.cube/config")
+
+
 def test_case_variants_of_an_allowed_path_are_not_allowed_by_that_allow():
     assert sbpl_allows(SSH, "file-read-data", path="/Users/agent/notes.txt")
     # exact allows: the variant falls through to (deny default), which fails closed
@@ -221,3 +232,10 @@ def test_golden_profiles_are_deterministic(tmp_path):
     second = sbpl.render(compile_sources(list(GOLDEN_SOURCES)).policy, bundle.reference_params(policy, {}))
     assert [(a.path, a.data) for a in first] == [(a.path, a.data) for a in second]
     assert all(str(tmp_path) not in a.data.decode() and "/work/" not in a.data.decode() for a in first)
+
+
+def test_no_character_after_the_scanned_range_has_a_decomposition():
+    import unicodedata
+
+    last = max(cp for cp in range(0x110000) if unicodedata.decomposition(chr(cp)))
+    assert last == sbpl.LAST_DECOMPOSABLE
