@@ -223,7 +223,11 @@ def ere_quote(text: str, case_insensitive: bool = False) -> str:
     if not case_insensitive:
         return text.translate(_ERE_ESCAPES)
     composed = unicodedata.normalize("NFC", text)
-    return "".join(_fold(c) for c in composed.translate(_ERE_ESCAPES))
+    folded = "".join(_fold(c) for c in composed.translate(_ERE_ESCAPES))
+    if composed == text:
+        return folded
+    # Normalizing regrouped characters (U+0344 -> U+0308 U+0301): also match the text as written.
+    return f"({folded}|{''.join(_fold(c) for c in text.translate(_ERE_ESCAPES))})"
 
 
 def launch_params(values: dict[str, str]) -> dict[str, str]:

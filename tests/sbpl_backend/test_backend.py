@@ -57,12 +57,13 @@ def test_a_deny_holds_for_composed_and_decomposed_spellings(spelling):
 
 
 KUBE = policy_from_texts(
-    ("org", 'fs { enforce deny read "~/.kube" "~/A\U0002f800" }\n'), ("user", 'fs { allow read "~" }\n'))
+    ("org", 'fs { enforce deny read "~/.kube" "~/A\U0002f800" "~/B\u0344" }\n'), ("user", 'fs { allow read "~" }\n'))
 
 
-@pytest.mark.parametrize("spelling", [".\u212aube", ".\u212aUBE", "A\U0002f800", "a\u4e3d"])
+@pytest.mark.parametrize("spelling", [".\u212aube", ".\u212aUBE", "A\U0002f800", "a\u4e3d", "b\u0344", "B\u0308\u0301"])
 def test_a_deny_holds_for_characters_normalization_replaces(spelling):
-    # U+212A KELVIN SIGN normalizes to K, U+2F800 to U+4E3D: APFS takes either spelling for the name
+    # U+212A KELVIN SIGN normalizes to K, U+2F800 to U+4E3D, U+0344 to two marks: APFS takes either
+    # spelling for the name, and the rule's own spelling must match too
     assert not sbpl_allows(KUBE, "file-read-data", path=f"/Users/agent/{spelling}/config")
     assert sbpl_allows(KUBE, "file-read-data", path="/Users/agent/.cube/config")
 
