@@ -42,12 +42,10 @@ def _validator():
 @lru_cache(maxsize=1)
 def _fast_check():
     """The generated acceptance check, or None when it was generated from another schema."""
-    import hashlib
-
     from aw_policy.lang import policy_schema_check
+    from aw_policy.lang.policy_schema_codegen import schema_sha256
 
-    schema = resource_path("schemas", "policy.schema.json").read_bytes()
-    if hashlib.sha256(schema).hexdigest() != policy_schema_check.SCHEMA_SHA256:
+    if schema_sha256() != policy_schema_check.SCHEMA_SHA256:
         return None
     return policy_schema_check.validate
 
